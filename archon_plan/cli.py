@@ -1,0 +1,121 @@
+"""The `archon-plan` command line: arguments, environment, and where errors become exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import ArchonPlanError, ExitCode
+
+FORMATS_SHOW = ("text", "json", "mermaid", "dot")
+FORMATS_STATUS = ("text", "json")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="archon-plan",
+        description="Declarative, manifest-driven PostgreSQL migrations.",
+        epilog="Exit codes: 0 ok, 3 migration failed, 4 invalid manifest or plan, "
+        "5 refused for safety, 6 database unreachable, 7 lock timeout, "
+        "8 not up to date (status --check), 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"archon-plan {__version__}")
+    parser.add_argument("--manifest", type=Path, default=Path("migrations.toml"),
+                        help="path of migrations.toml (default: ./migrations.toml)")
+    parser.add_argument("--database-url", help="PostgreSQL URL (else ARCHON_DATABASE_URL, "
+                        "DATABASE_URL, SUPABASE_DB_URL, SUPABASE_URL + SUPABASE_DB_PASSWORD, "
+                        "else the embedded PostgreSQL)")
+    parser.add_argument("--lock-timeout", type=float, metavar="SECONDS",
+                        help="how long to wait for another runner's lock (default 60)")
+    parser.add_argument("--traceback", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    show = sub.add_parser("show", help="print the plan from the manifest alone")
+    show.add_argument("--format", choices=FORMATS_SHOW, default="text")
+
+    status = sub.add_parser("status", help="compare the manifest with the database")
+    status.add_argument("--format", choices=FORMATS_STATUS, default="text")
+    status.add_argument("--check", action="store_true",
+                        help="exit 8 when anything is pending or modified (for CI)")
+
+    apply = sub.add_parser("apply", help="apply pending migrations")
+    apply.add_argument("--target", metavar="NAME", help="apply NAME and what it depends on")
+    apply.add_argument("--dry-run", action="store_true", help="print what would run; change nothing")
+
+    revert = sub.add_parser("revert", help="run rollback files")
+    which = revert.add_mutually_exclusive_group(required=True)
+    which.add_argument("name", nargs="?", metavar="NAME", help="revert this migration")
+    which.add_argument("--to", metavar="NAME", help="revert everything applied after NAME")
+    which.add_argument("--last", type=int, metavar="N", help="revert the last N applied")
+    revert.add_argument("--cascade", action="store_true",
+                        help="also revert applied migrations that depend on the target")
+    revert.add_argument("--dry-run", action="store_true", help="print what would run; change nothing")
+
+    create = sub.add_parser("create", help="write the next migration and its rollback")
+    create.add_argument("name", metavar="NAME", help="snake_case name, e.g. add_user_email")
+    create.add_argument("--version", dest="release", metavar="V",
+                        help="release (default: the latest in the manifest)")
+    create.add_argument("--depends-on", action="append", default=[], metavar="NAME")
+
+    sub.add_parser("check", help="validate manifest, files, dependencies and SQL; no database")
+
+    init = sub.add_parser("init", help="write migrations.toml for an existing folder")
+    init.add_argument("folder", nargs="?", type=Path, default=Path("migrations"), metavar="DIR")
+    init.add_argument("--version", dest="release", default="0.1.0", metavar="V",
+                      help="release of files not in a version folder (default 0.1.0)")
+    return parser
+
+
+def read_environment() -> dict[str, str]:
+    """The process environment over a .env file in the working directory."""
+    env: dict[str, str] = {}
+    dotenv_path = Path.cwd() / ".env"
+    if dotenv_path.is_file():
+        from dotenv import dotenv_values
+
+        env.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    env.update(os.environ)
+    return env
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from . import commands  # after parsing: --version and --help stay fast
+
+    context = commands.Context(
+        manifest_path=args.manifest,
+        database_url=args.database_url,
+        lock_timeout=args.lock_timeout,
+        env=read_environment(),
+    )
+    try:
+        return int(commands.run(context, args))
+    except ArchonPlanError as exc:
+        return _report(context, exc, exc.exit_code, args.traceback, str(exc))
+    except KeyboardInterrupt as exc:
+        return _report(context, exc, ExitCode.INTERRUPTED, args.traceback, "interrupted")
+    except Exception as exc:  # the one boundary that turns surprises into a line
+        text = f"internal error: {type(exc).__name__}: {exc} (run with --traceback for details)"
+        return _report(context, exc, ExitCode.INTERNAL, args.traceback, text)
+
+
+def _report(
+    context: object, exc: BaseException, code: ExitCode, show_trace: bool, text: str
+) -> int:
+    from .connection import redact
+
+    secrets = getattr(context, "secrets", ())
+    if show_trace:
+        trace = "".join(traceback.format_exception(exc))
+        print(redact(trace, secrets), file=sys.stderr, end="")
+    print(f"archon-plan: error: {redact(text, secrets)}", file=sys.stderr)
+    return int(code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

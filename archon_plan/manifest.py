@@ -1,0 +1,299 @@
+"""migrations.toml and the SQL files it names, read into Migration values."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from packaging.version import InvalidVersion, Version
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ManifestError, Problem
+from .model import (
+    DEFAULT_TRACKING_TABLE,
+    FILE_NAME_RE,
+    FILE_NAME_RULE,
+    Manifest,
+    Migration,
+    NameForm,
+    Settings,
+    SqlFile,
+    normalize_sql_text,
+)
+
+IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+HEADER_RE = re.compile(r"^\s*\[\[\s*migration\s*\]\]")
+MAX_VERSION_LENGTH = 20  # archon_migrations.version is VARCHAR(20)
+
+
+class _SettingsModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    tracking_table: str = DEFAULT_TRACKING_TABLE
+    recorded_name: Literal["file", "stem"] = "file"
+    lock_timeout: float = Field(default=60.0, gt=0)
+
+
+class _EntryModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    version: str
+    file: str
+    rollback: str | None = None
+    depends_on: list[str] = Field(default_factory=list)
+    description: str | None = None
+
+
+class _Lines:
+    """Maps manifest entries and keys to line numbers; tomllib keeps none."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+        self.headers = [i + 1 for i, line in enumerate(self.lines) if HEADER_RE.match(line)]
+
+    def entry(self, index: int) -> int | None:
+        return self.headers[index] if index < len(self.headers) else None
+
+    def key(self, index: int, key: str) -> int | None:
+        start = self.entry(index)
+        if start is None:
+            return None
+        end = self.headers[index + 1] if index + 1 < len(self.headers) else len(self.lines) + 1
+        pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
+        for number in range(start + 1, end):
+            if pattern.match(self.lines[number - 1]):
+                return number
+        return start
+
+    def table(self, name: str) -> int | None:
+        pattern = re.compile(rf"^\s*\[\s*{re.escape(name)}\s*\]")
+        return next((i + 1 for i, ln in enumerate(self.lines) if pattern.match(ln)), None)
+
+
+def load_manifest(path: Path) -> Manifest:
+    """Read and validate a manifest, raising ManifestError with every problem."""
+    manifest, problems = read_manifest(path)
+    if problems:
+        raise ManifestError(problems)
+    return manifest
+
+
+def read_manifest(path: Path) -> tuple[Manifest, list[Problem]]:
+    """Read a manifest, returning the valid part and every problem found."""
+    name = str(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        hint = "pass --manifest PATH, or run `archon-plan init` to write one"
+        return _empty(path), [Problem(name, "manifest not found", hint)]
+    except (OSError, UnicodeDecodeError) as exc:
+        return _empty(path), [Problem(name, f"cannot read manifest: {exc}")]
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        return _empty(path), [Problem(name, f"invalid TOML: {exc}")]
+    return _parse(path, data, _Lines(text))
+
+
+def _empty(path: Path) -> Manifest:
+    return Manifest(path=path, settings=Settings(), migrations=())
+
+
+def _parse(path: Path, data: dict[str, Any], lines: _Lines) -> tuple[Manifest, list[Problem]]:
+    problems: list[Problem] = []
+    for key in data:
+        if key not in ("settings", "migration"):
+            hint = _did_you_mean(key, ("settings", "migration"))
+            problems.append(Problem(str(path), f"unknown top-level key {key!r}", hint))
+    settings = _parse_settings(path, data.get("settings", {}), lines, problems)
+    raw_entries = data.get("migration", [])
+    if not isinstance(raw_entries, list):
+        problems.append(Problem(str(path), "`migration` must be an array of tables",
+                                "write each migration as a [[migration]] table"))
+        raw_entries = []
+    migrations: list[Migration] = []
+    for index, raw in enumerate(raw_entries):
+        migration = _parse_entry(path, index, raw, lines, problems)
+        if migration is not None:
+            migrations.append(migration)
+    problems.extend(_duplicates(path, migrations))
+    return Manifest(path=path, settings=settings, migrations=tuple(migrations)), problems
+
+
+def _where(path: Path, line: int | None, entry: int | None = None) -> str:
+    where = f"{path}:{line}" if line else str(path)
+    return f"{where}: migration #{entry + 1}" if entry is not None else where
+
+
+def _did_you_mean(word: str, choices: Sequence[str]) -> str | None:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f"did you mean {close[0]!r}?" if close else f"expected one of: {', '.join(choices)}"
+
+
+def _pydantic_problems(
+    exc: ValidationError,
+    where: Callable[[int | None], str],
+    model: type[BaseModel],
+    line_of: Callable[[str], int | None],
+) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        key = str(error["loc"][0]) if error["loc"] else ""
+        loc = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "extra_forbidden":
+            hint = _did_you_mean(key, tuple(model.model_fields))
+            problems.append(Problem(f"{where(line_of(key))}", f"unknown key {key!r}", hint))
+        else:
+            problems.append(Problem(f"{where(line_of(key))}", f"{loc}: {error['msg']}"))
+    return problems
+
+
+def _parse_settings(
+    path: Path, raw: object, lines: _Lines, problems: list[Problem]
+) -> Settings:
+    line = lines.table("settings")
+    if not isinstance(raw, dict):
+        problems.append(Problem(_where(path, line), "[settings] must be a table"))
+        return Settings()
+    try:
+        model = _SettingsModel.model_validate(raw)
+    except ValidationError as exc:
+        where = lambda _line: _where(path, line) + ": [settings]"  # noqa: E731
+        problems.extend(_pydantic_problems(exc, where, _SettingsModel, lambda _key: line))
+        return Settings()
+    parts = model.tracking_table.split(".")
+    if len(parts) == 1:
+        parts = ["public", *parts]
+    if len(parts) != 2 or not all(IDENTIFIER_RE.match(part) for part in parts):
+        problems.append(Problem(
+            _where(path, line) + ": [settings]",
+            f"tracking_table {model.tracking_table!r} is not a valid table name",
+            "write `schema.table` or `table`, each a plain identifier (letters, digits, _)",
+        ))
+        return Settings()
+    return Settings(
+        tracking_schema=parts[0],
+        tracking_table=parts[1],
+        name_form=NameForm(model.recorded_name),
+        lock_timeout_s=model.lock_timeout,
+    )
+
+
+def _parse_entry(
+    path: Path, index: int, raw: object, lines: _Lines, problems: list[Problem]
+) -> Migration | None:
+    def where(line: int | None) -> str:
+        return _where(path, line, index)
+
+    if not isinstance(raw, dict):
+        problems.append(Problem(where(lines.entry(index)), "must be a table"))
+        return None
+    try:
+        entry = _EntryModel.model_validate(raw)
+    except ValidationError as exc:
+        problems.extend(
+            _pydantic_problems(exc, where, _EntryModel, lambda key: lines.key(index, key))
+        )
+        return None
+    found = len(problems)
+    _check_version(entry.version, where(lines.key(index, "version")), problems)
+    match = FILE_NAME_RE.match(Path(entry.file).name)
+    if not match:
+        problems.append(Problem(
+            where(lines.key(index, "file")),
+            f"file name {Path(entry.file).name!r} does not follow the rule {FILE_NAME_RULE}",
+            "rename the file, e.g. 001_add_users.sql",
+        ))
+    sql = _read_sql(path.parent, entry.file, where(lines.key(index, "file")), problems)
+    rollback = None
+    if entry.rollback is not None:
+        rollback_where = where(lines.key(index, "rollback"))
+        rollback = _read_sql(path.parent, entry.rollback, rollback_where, problems)
+    if len(problems) > found or sql is None or match is None:
+        return None
+    return Migration(
+        version=entry.version,
+        number=int(match["number"]),
+        stem=Path(entry.file).name.removesuffix(".sql"),
+        sql=sql,
+        rollback=rollback,
+        depends_on=tuple(entry.depends_on),
+        description=entry.description,
+        entry=index + 1,
+        line=lines.entry(index),
+    )
+
+
+def _check_version(version: str, where: str, problems: list[Problem]) -> None:
+    try:
+        Version(version)
+    except InvalidVersion:
+        problems.append(Problem(where, f"version {version!r} is not a release number",
+                                "write it like 0.1.0"))
+        return
+    if len(version) > MAX_VERSION_LENGTH:
+        problems.append(Problem(where, f"version {version!r} is longer than 20 characters",
+                                "the tracking table stores versions as VARCHAR(20)"))
+
+
+def _read_sql(root: Path, relative: str, where: str, problems: list[Problem]) -> SqlFile | None:
+    try:
+        path = (root / relative).resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+        problems.append(Problem(where, f"{relative} cannot be resolved: {exc}"))
+        return None
+    if not path.is_relative_to(root.resolve()):
+        problems.append(Problem(where, f"{relative} lies outside the project folder {root}",
+                                "keep migrations beside the manifest"))
+        return None
+    try:
+        text = normalize_sql_text(path.read_bytes())
+    except FileNotFoundError:
+        problems.append(Problem(where, f"{relative} not found",
+                                "fix the path (relative to the manifest) or create the file"))
+        return None
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(where, f"{relative} is not UTF-8 text (byte {exc.start})",
+                                "save the file as UTF-8"))
+        return None
+    except OSError as exc:
+        problems.append(Problem(where, f"{relative} cannot be read: {exc.strerror}"))
+        return None
+    if not text.strip():
+        problems.append(Problem(where, f"{relative} is empty", "write its SQL, or remove it"))
+        return None
+    return SqlFile(path=path, display=relative, text=text)
+
+
+def _duplicates(path: Path, migrations: Sequence[Migration]) -> list[Problem]:
+    problems = []
+    seen: dict[tuple[str, object], Migration] = {}
+    for migration in migrations:
+        for key in ((migration.version, migration.number), (migration.version, migration.stem)):
+            first = seen.setdefault(key, migration)
+            if first is not migration:
+                what = f"number {migration.number:03d}" if isinstance(key[1], int) else "name"
+                problems.append(Problem(
+                    _where(path, migration.line, migration.entry - 1),
+                    f"{migration.label} repeats the {what} of migration #{first.entry} "
+                    f"(line {first.line}) in version {migration.version}",
+                    "numbers and names are unique within a version: renumber one of them",
+                ))
+                break
+    return problems
+
+
+def render_entries(entries: Sequence[Mapping[str, Any]]) -> str:
+    """TOML text for [[migration]] entries, as `create` and `init` write them."""
+    clean = [{key: value for key, value in entry.items() if value not in (None, [])}
+             for entry in entries]
+    return tomli_w.dumps({"migration": clean})
+
+
+def render_settings(settings: Mapping[str, Any]) -> str:
+    return tomli_w.dumps({"settings": dict(settings)})

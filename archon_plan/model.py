@@ -1,0 +1,194 @@
+"""Frozen values shared by every layer: migrations, settings, plans, applied rows."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+
+from packaging.version import Version
+
+FILE_NAME_RULE = "NNN_snake_case_name.sql: exactly three digits, '_', lower-case letters, digits, '_'"
+FILE_NAME_RE = re.compile(r"^(?P<number>\d{3})_(?P<slug>[a-z0-9]+(?:_[a-z0-9]+)*)\.sql$")
+DEFAULT_TRACKING_TABLE = "public.archon_migrations"
+
+
+def normalize_sql_text(raw: bytes) -> str:
+    """Decode a SQL file as UTF-8, drop a BOM and normalise line endings to LF."""
+    text = raw.decode("utf-8")
+    text = text.removeprefix("\ufeff")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def checksum(text: str) -> str:
+    """MD5 hex of normalised text: what Archon's own Python code computes."""
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
+def strip_sql_suffix(name: str) -> str:
+    """`001_x.sql` and `001_x` name the same migration."""
+    return name.removesuffix(".sql")
+
+
+class NameForm(StrEnum):
+    """How migration_name is written in the tracking table."""
+
+    FILE = "file"  # 001_add_x.sql, as archon-plan and the seed's runner record it
+    STEM = "stem"  # 001_add_x, as Archon's own SQL and application expect
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The manifest's [settings] table."""
+
+    tracking_schema: str = "public"
+    tracking_table: str = "archon_migrations"
+    name_form: NameForm = NameForm.FILE
+    lock_timeout_s: float = 60.0
+
+    @property
+    def qualified_table(self) -> str:
+        return f"{self.tracking_schema}.{self.tracking_table}"
+
+
+@dataclass(frozen=True)
+class SqlFile:
+    """A SQL file as read once at load: what is hashed is exactly what runs."""
+
+    path: Path
+    display: str  # the path as the manifest wrote it, for messages
+    text: str
+
+    @cached_property
+    def checksum(self) -> str:
+        return checksum(self.text)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One manifest entry with its SQL loaded."""
+
+    version: str
+    number: int
+    stem: str  # 001_add_x
+    sql: SqlFile
+    rollback: SqlFile | None = None
+    depends_on: tuple[str, ...] = ()
+    description: str | None = None
+    entry: int = 0  # 1-based position in the manifest
+    line: int | None = None  # line of its [[migration]] header
+
+    @property
+    def migration_name(self) -> str:
+        return f"{self.stem}.sql"
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.version, self.stem)
+
+    @property
+    def label(self) -> str:
+        return f"{self.version}/{self.stem}"
+
+    @property
+    def checksum(self) -> str:
+        return self.sql.checksum
+
+    def recorded_name(self, form: NameForm) -> str:
+        return self.migration_name if form is NameForm.FILE else self.stem
+
+
+def sort_key(migration: Migration) -> tuple[Version, int, str]:
+    """Releases in release order (0.10.0 after 0.9.0), then NNN."""
+    return (Version(migration.version), migration.number, migration.stem)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A loaded migrations.toml."""
+
+    path: Path
+    settings: Settings
+    migrations: tuple[Migration, ...]
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+
+@dataclass(frozen=True)
+class AppliedRow:
+    """A row of the tracking table."""
+
+    version: str
+    migration_name: str
+    applied_at: datetime | None
+    checksum: str | None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.version, strip_sql_suffix(self.migration_name))
+
+
+class State(StrEnum):
+    """Where a migration stands against the database."""
+
+    APPLIED = "applied"
+    APPLIED_UNKNOWN_CHECKSUM = "applied-unknown-checksum"
+    PENDING = "pending"
+    MODIFIED = "modified"
+    UNKNOWN = "unknown"  # recorded in the database, absent from the manifest
+
+
+@dataclass(frozen=True)
+class MigrationStatus:
+    """One line of `status`: a migration (or an unknown row) and its state."""
+
+    state: State
+    version: str
+    stem: str
+    migration: Migration | None = None
+    row: AppliedRow | None = None
+    out_of_order: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.version}/{self.stem}"
+
+
+class Direction(StrEnum):
+    FORWARDS = "apply"
+    BACKWARDS = "revert"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One migration to run in one direction, in its own transaction."""
+
+    migration: Migration
+    direction: Direction
+    out_of_order: bool = False
+
+    @property
+    def sql(self) -> SqlFile:
+        if self.direction is Direction.FORWARDS:
+            return self.migration.sql
+        assert self.migration.rollback is not None, "plans only hold revertible steps"
+        return self.migration.rollback
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An ordered list of steps: `show` prints it, the executor consumes it."""
+
+    steps: tuple[Step, ...] = field(default_factory=tuple)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __bool__(self) -> bool:
+        return bool(self.steps)

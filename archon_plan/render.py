@@ -1,0 +1,133 @@
+"""Output formats for plans and statuses: text, JSON, mermaid, dot; pure strings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from .graph import MigrationGraph
+from .model import Migration, MigrationStatus, Plan, State
+
+SCHEMA_VERSION = 1
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns; the last one is not padded."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = []
+    for row in [header, *rows]:
+        cells = [str(c).ljust(w) for c, w in zip(row[:-1], widths, strict=False)]
+        lines.append("  ".join([*cells, str(row[-1])]).rstrip())
+    return "\n".join(lines)
+
+
+def migration_dict(graph: MigrationGraph, migration: Migration) -> dict[str, Any]:
+    return {
+        "position": graph.position(migration) + 1,
+        "version": migration.version,
+        "name": migration.stem,
+        "migration_name": migration.migration_name,
+        "file": migration.sql.display,
+        "checksum": migration.checksum,
+        "rollback": migration.rollback.display if migration.rollback else None,
+        "depends_on": [d.label for d in graph.dependencies(migration)],
+        "description": migration.description,
+    }
+
+
+def show_json(graph: MigrationGraph) -> str:
+    migrations = [migration_dict(graph, m) for m in graph.order]
+    return json.dumps({"schema_version": SCHEMA_VERSION, "migrations": migrations}, indent=2)
+
+
+def show_text(graph: MigrationGraph) -> str:
+    rows = [
+        (
+            str(graph.position(m) + 1), m.version, m.stem,
+            "yes" if m.rollback else "NO",
+            ", ".join(d.label for d in graph.dependencies(m)) or "-",
+        )
+        for m in graph.order
+    ]
+    summary = f"{len(rows)} migration(s)"
+    return table(("#", "VERSION", "MIGRATION", "ROLLBACK", "DEPENDS ON"), rows) + "\n" + summary
+
+
+def _node_id(migration: Migration) -> str:
+    return "m_" + migration.label.replace(".", "_").replace("/", "__")
+
+
+def show_mermaid(graph: MigrationGraph) -> str:
+    lines = ["graph TD"]
+    for m in graph.order:
+        lines.append(f'    {_node_id(m)}["{m.label}"]')
+    for m in graph.order:
+        lines.extend(f"    {_node_id(d)} --> {_node_id(m)}" for d in graph.dependencies(m))
+    return "\n".join(lines)
+
+
+def show_dot(graph: MigrationGraph) -> str:
+    lines = ["digraph migrations {", "    rankdir=LR;"]
+    for m in graph.order:
+        lines.append(f'    "{m.label}";')
+    for m in graph.order:
+        lines.extend(f'    "{d.label}" -> "{m.label}";' for d in graph.dependencies(m))
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def counts(statuses: Sequence[MigrationStatus]) -> dict[str, int]:
+    found = {state.value: 0 for state in State}
+    for status in statuses:
+        found[status.state.value] += 1
+    return found
+
+
+def status_text(statuses: Sequence[MigrationStatus], database: str) -> str:
+    rows = []
+    for s in statuses:
+        applied_at = s.row.applied_at.isoformat(" ", "seconds") if s.row and s.row.applied_at else ""
+        note = {
+            State.APPLIED_UNKNOWN_CHECKSUM: "recorded without a checksum",
+            State.MODIFIED: "file changed since it was applied",
+            State.UNKNOWN: "in the database, not in the manifest",
+        }.get(s.state, "sorts before applied ones" if s.out_of_order else "")
+        rows.append((s.state.value, s.version, s.stem, applied_at, note))
+    n = counts(statuses)
+    applied = n["applied"] + n["applied-unknown-checksum"]
+    summary = (f"{applied} applied, {n['pending']} pending, {n['modified']} modified, "
+               f"{n['unknown']} unknown")
+    body = table(("STATE", "VERSION", "MIGRATION", "APPLIED AT", "NOTE"), rows) if rows else ""
+    return "\n".join(part for part in (f"Database: {database}", body, summary) if part)
+
+
+def status_json(statuses: Sequence[MigrationStatus], database: str) -> str:
+    items = [
+        {
+            "version": s.version,
+            "name": s.stem,
+            "state": s.state.value,
+            "applied_at": s.row.applied_at.isoformat() if s.row and s.row.applied_at else None,
+            "recorded_name": s.row.migration_name if s.row else None,
+            "recorded_checksum": s.row.checksum if s.row else None,
+            "file_checksum": s.migration.checksum if s.migration else None,
+            "out_of_order": s.out_of_order,
+        }
+        for s in statuses
+    ]
+    document = {"schema_version": SCHEMA_VERSION, "database": database,
+                "counts": counts(statuses), "migrations": items}
+    return json.dumps(document, indent=2)
+
+
+def plan_preview(plan: Plan, max_lines: int = 6) -> str:
+    """What a dry run would do, with the first lines of each file."""
+    out = []
+    for step in plan.steps:
+        out.append(f"would {step.direction.value} {step.migration.label} ({step.sql.display})")
+        lines = [ln for ln in step.sql.text.splitlines() if ln.strip()]
+        out.extend(f"    | {ln}" for ln in lines[:max_lines])
+        if len(lines) > max_lines:
+            out.append(f"    | ... {len(lines) - max_lines} more line(s)")
+    return "\n".join(out)

@@ -1,0 +1,158 @@
+"""SQL text read with pglast: statements, transaction control, non-transactional work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from pglast import ast, enums, parser
+
+from .errors import Problem
+from .model import SqlFile
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One top-level statement and where it starts in its file."""
+
+    text: str
+    offset: int  # 0-based character offset in the file
+    node: ast.Node
+
+    @property
+    def is_transaction_control(self) -> bool:
+        return isinstance(self.node, ast.TransactionStmt)
+
+
+class SqlSyntaxError(Exception):
+    """pglast could not parse a file; carries the 0-based offset of the error."""
+
+    def __init__(self, message: str, offset: int | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.offset = offset
+
+
+def line_col(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a 0-based character offset."""
+    before = text[:offset]
+    line = before.count("\n") + 1
+    return line, offset - (before.rfind("\n") + 1) + 1
+
+
+def where(sql: SqlFile, offset: int | None) -> str:
+    """`file:line:column` for messages."""
+    if offset is None:
+        return sql.display
+    line, column = line_col(sql.text, offset)
+    return f"{sql.display}:{line}:{column}"
+
+
+@lru_cache(maxsize=4096)
+def split_statements(text: str) -> tuple[Statement, ...]:
+    """Top-level statements with their offsets; raises SqlSyntaxError."""
+    try:
+        raw = parser.parse_sql(text)
+    except parser.ParseError as exc:
+        location = exc.args[1] if len(exc.args) > 1 else None
+        offset = location - 1 if isinstance(location, int) and location > 0 else None
+        raise SqlSyntaxError(str(exc.args[0]), offset) from exc
+    statements = []
+    for item in raw:
+        start = item.stmt_location or 0
+        end = start + item.stmt_len if item.stmt_len else len(text)
+        assert item.stmt is not None
+        statements.append(Statement(text=text[start:end], offset=start, node=item.stmt))
+    return tuple(statements)
+
+
+def _needs_autocommit(node: ast.Node) -> str | None:
+    """Why PostgreSQL refuses this statement in a transaction block, if it does."""
+    match node:
+        case ast.IndexStmt(concurrent=True):
+            return "CREATE INDEX CONCURRENTLY"
+        case ast.DropStmt(concurrent=True):
+            return "DROP INDEX CONCURRENTLY"
+        case ast.ReindexStmt():
+            params = [p.defname for p in node.params or ()]
+            if "concurrently" in params:
+                return "REINDEX CONCURRENTLY"
+            if node.kind in (enums.ReindexObjectType.REINDEX_OBJECT_SYSTEM,
+                             enums.ReindexObjectType.REINDEX_OBJECT_DATABASE):
+                return "REINDEX SYSTEM/DATABASE"
+        case ast.VacuumStmt(is_vacuumcmd=True):
+            return "VACUUM"
+        case ast.AlterSystemStmt():
+            return "ALTER SYSTEM"
+        case ast.CreatedbStmt():
+            return "CREATE DATABASE"
+        case ast.DropdbStmt():
+            return "DROP DATABASE"
+        case ast.CreateTableSpaceStmt():
+            return "CREATE TABLESPACE"
+        case ast.DropTableSpaceStmt():
+            return "DROP TABLESPACE"
+        case ast.DiscardStmt(target=enums.DiscardMode.DISCARD_ALL):
+            return "DISCARD ALL"
+        case ast.AlterDatabaseStmt() if any(
+            o.defname == "tablespace" for o in node.options or ()
+        ):
+            return "ALTER DATABASE SET TABLESPACE"
+        case ast.CreateSubscriptionStmt():
+            return "CREATE SUBSCRIPTION"
+        case ast.DropSubscriptionStmt():
+            return "DROP SUBSCRIPTION"
+    return None
+
+
+_KINDS = enums.TransactionStmtKind
+# Dropped from the file: archon-plan's own transaction takes their place.
+_WRAPPERS = {_KINDS.TRANS_STMT_BEGIN, _KINDS.TRANS_STMT_START, _KINDS.TRANS_STMT_COMMIT}
+# Harmless inside our transaction.
+_NESTED = {_KINDS.TRANS_STMT_SAVEPOINT, _KINDS.TRANS_STMT_RELEASE, _KINDS.TRANS_STMT_ROLLBACK_TO}
+
+
+def _is_wrapper(node: ast.Node) -> bool:
+    return isinstance(node, ast.TransactionStmt) and node.kind in _WRAPPERS
+
+
+def _breaks_transaction(node: ast.Node) -> str | None:
+    """ROLLBACK, PREPARE TRANSACTION and the like would end our transaction early."""
+    if not isinstance(node, ast.TransactionStmt) or node.kind in _WRAPPERS | _NESTED:
+        return None
+    return str(getattr(node.kind, "name", node.kind)).removeprefix("TRANS_STMT_").replace("_", " ")
+
+
+def runnable_statements(sql: SqlFile) -> tuple[Statement, ...]:
+    """The statements to run inside archon-plan's transaction.
+
+    Top-level BEGIN/COMMIT are left out so a self-wrapped file stays atomic with
+    its tracking row. Raises SqlSyntaxError; problems() reports the rest.
+    """
+    return tuple(s for s in split_statements(sql.text) if not _is_wrapper(s.node))
+
+
+def problems(sql: SqlFile, context: str) -> list[Problem]:
+    """Everything that stops a file from running in one transaction."""
+    try:
+        statements = split_statements(sql.text)
+    except SqlSyntaxError as exc:
+        return [Problem(where(sql, exc.offset), f"{context}: syntax error: {exc.message}")]
+    found = []
+    for statement in statements:
+        reason = _needs_autocommit(statement.node)
+        if reason:
+            found.append(Problem(
+                where(sql, statement.offset),
+                f"{context}: {reason} cannot run inside a transaction",
+                "move it to its own migration; non-transactional migrations "
+                "are not supported yet",
+            ))
+        bad = _breaks_transaction(statement.node)
+        if bad:
+            found.append(Problem(
+                where(sql, statement.offset),
+                f"{context}: top-level {bad} would break the migration's transaction",
+                "remove it: archon-plan runs each migration in its own transaction",
+            ))
+    return found

@@ -1,0 +1,193 @@
+"""The tracking table contract and the migration lock.
+
+Invariant (as Django's recorder states it): a row exists in the tracking table
+if and only if that migration's SQL committed. Rows are written and deleted
+inside the migration's own transaction, and never rewritten otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import class_row
+
+from .errors import LockTimeoutError
+from .model import AppliedRow, Migration, Settings
+
+POLL_INTERVAL_S = 0.2
+
+
+def _table(settings: Settings) -> sql.Identifier:
+    return sql.Identifier(settings.tracking_schema, settings.tracking_table)
+
+
+def ensure_table(conn: psycopg.Connection[tuple[object, ...]], settings: Settings) -> None:
+    """Create the seed's table, or adopt an existing one by adding our columns."""
+    name = settings.tracking_table
+    parts = {
+        "schema": sql.Identifier(settings.tracking_schema),
+        "table": _table(settings),
+        "idx_version": sql.Identifier(f"idx_{name}_version"[:63]),
+        "idx_applied_at": sql.Identifier(f"idx_{name}_applied_at"[:63]),
+    }
+    statements = [
+        "CREATE SCHEMA IF NOT EXISTS {schema}",
+        """CREATE TABLE IF NOT EXISTS {table} (
+            id UUID DEFAULT gen_random_uuid() PRIMARY KEY,
+            version VARCHAR(20) NOT NULL,
+            migration_name VARCHAR(255) NOT NULL,
+            applied_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
+            checksum VARCHAR(32),
+            UNIQUE(version, migration_name))""",
+        "CREATE INDEX IF NOT EXISTS {idx_version} ON {table}(version)",
+        "CREATE INDEX IF NOT EXISTS {idx_applied_at} ON {table}(applied_at DESC)",
+        # Our additions; Archon's application selects only the seed's columns.
+        """ALTER TABLE {table}
+            ADD COLUMN IF NOT EXISTS execution_ms INTEGER,
+            ADD COLUMN IF NOT EXISTS applied_by TEXT,
+            ADD COLUMN IF NOT EXISTS rollback_checksum VARCHAR(32)""",
+    ]
+    with conn.transaction():
+        if _exists(conn, settings) and _has_our_columns(conn, settings):
+            return
+        for statement in statements:
+            conn.execute(sql.SQL(statement).format(**parts))
+
+
+def _exists(conn: psycopg.Connection[tuple[object, ...]], settings: Settings) -> bool:
+    qualified = _table(settings).as_string(conn)
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (qualified,)).fetchone()
+    return bool(row and row[0])
+
+
+def _has_our_columns(conn: psycopg.Connection[tuple[object, ...]], settings: Settings) -> bool:
+    row = conn.execute(
+        """SELECT count(*) FROM information_schema.columns
+           WHERE table_schema = %s AND table_name = %s
+             AND column_name IN ('execution_ms', 'applied_by', 'rollback_checksum')""",
+        (settings.tracking_schema, settings.tracking_table),
+    ).fetchone()
+    return bool(row and row[0] == 3)
+
+
+def read_rows(
+    conn: psycopg.Connection[tuple[object, ...]], settings: Settings
+) -> list[AppliedRow]:
+    """Every tracking row; none when the table does not exist yet (read-only)."""
+    if not _exists(conn, settings):
+        return []
+    query = sql.SQL(
+        "SELECT version, migration_name, applied_at, checksum FROM {} ORDER BY applied_at, id"
+    ).format(_table(settings))
+    with conn.cursor(row_factory=class_row(AppliedRow)) as cursor:
+        return cursor.execute(query).fetchall()
+
+
+def record_applied(
+    conn: psycopg.Connection[tuple[object, ...]], settings: Settings, migration: Migration
+) -> None:
+    """Write the migration's row inside its transaction, after its SQL ran.
+
+    Archon's files insert tracking rows themselves (their own, and 008 back-fills
+    001..007) under the name without `.sql`. Rows this very transaction inserted
+    that repeat an existing migration, or the migration's own, are removed so the
+    table never holds the same migration twice; older rows are never touched.
+    """
+    table = _table(settings)
+    conn.execute(
+        sql.SQL("""DELETE FROM {t} AS d
+            WHERE d.xmin = pg_catalog.pg_current_xact_id()::xid
+              AND ((d.version = %(version)s AND d.migration_name IN (%(stem)s, %(file)s))
+                OR EXISTS (SELECT 1 FROM {t} AS o
+                    WHERE o.version = d.version AND o.id <> d.id
+                      AND o.xmin <> pg_catalog.pg_current_xact_id()::xid
+                      AND regexp_replace(o.migration_name, '\\.sql$', '')
+                        = regexp_replace(d.migration_name, '\\.sql$', '')))""").format(t=table),
+        {"version": migration.version, "stem": migration.stem, "file": migration.migration_name},
+    )
+    conn.execute(
+        sql.SQL("""INSERT INTO {t} (version, migration_name, applied_at, checksum,
+                execution_ms, applied_by, rollback_checksum)
+            VALUES (%s, %s, clock_timestamp(), %s,
+                (extract(epoch FROM clock_timestamp() - now()) * 1000)::integer,
+                current_user, %s)""").format(t=table),
+        (
+            migration.version,
+            migration.recorded_name(settings.name_form),
+            migration.checksum,
+            migration.rollback.checksum if migration.rollback else None,
+        ),
+    )
+
+
+def record_reverted(
+    conn: psycopg.Connection[tuple[object, ...]], settings: Settings, migration: Migration
+) -> None:
+    """Delete the migration's row (either name form) inside the rollback's transaction.
+
+    Under the lock nobody else deletes rows, so finding none means the rollback's
+    own SQL removed it, which is fine.
+    """
+    conn.execute(
+        sql.SQL("DELETE FROM {} WHERE version = %s AND migration_name IN (%s, %s)").format(
+            _table(settings)
+        ),
+        (migration.version, migration.stem, migration.migration_name),
+    )
+
+
+def lock_key(settings: Settings) -> int:
+    """A stable 64-bit advisory lock key derived from the tracking table's name."""
+    digest = hashlib.md5(f"archon-plan:{settings.qualified_table}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def acquire_lock(
+    conn: psycopg.Connection[tuple[object, ...]],
+    settings: Settings,
+    timeout_s: float,
+    on_wait: Callable[[str], None] = lambda _: None,
+) -> None:
+    """Poll pg_try_advisory_lock: a blocking wait could deadlock with the holder."""
+    key = lock_key(settings)
+    deadline = time.monotonic() + timeout_s
+    told = False
+    while True:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+        if row and row[0]:
+            return
+        holder = _holder(conn, key)
+        if time.monotonic() >= deadline:
+            raise LockTimeoutError(
+                f"another runner holds the migration lock on {settings.qualified_table} "
+                f"({holder}); gave up after {timeout_s:g}s",
+                "wait for it to finish, or raise [settings] lock_timeout",
+            )
+        if not told:
+            on_wait(f"waiting for the migration lock held by {holder}")
+            told = True
+        time.sleep(POLL_INTERVAL_S)
+
+
+def _holder(conn: psycopg.Connection[tuple[object, ...]], key: int) -> str:
+    row = conn.execute(
+        """SELECT a.pid, a.application_name, a.client_addr, a.backend_start
+           FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+           WHERE l.locktype = 'advisory' AND l.granted
+             AND l.objsubid = 1
+             AND ((l.classid::bigint << 32) | l.objid::bigint) = %s
+           LIMIT 1""",
+        (key,),
+    ).fetchone()
+    if not row:
+        return "a session that has just let go"
+    pid, app, addr, since = row
+    return f"pid {pid}, application {app or '?'}, client {addr or 'local'}, since {since}"
+
+
+def release_lock(conn: psycopg.Connection[tuple[object, ...]], settings: Settings) -> None:
+    conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key(settings),))
