@@ -72,12 +72,13 @@ def _run_step(conn: Connection, settings: Settings, item: Prepared) -> None:
             for current in item.statements:
                 conn.execute(current.text.encode())
             current = None
+            # A file's SET (statement_timeout, search_path, role) must neither hit
+            # its tracking row nor leak into the next migration; RESET is transactional.
+            conn.execute("RESET ALL")
             if step.direction is Direction.FORWARDS:
                 tracker.record_applied(conn, settings, step.migration)
             else:
                 tracker.record_reverted(conn, settings, step.migration)
-            # SET in a file must not leak into the next migration: reset before commit.
-            conn.execute("RESET ALL")
     except psycopg.Error as exc:
         raise _failure(step, current, exc) from exc
     except KeyboardInterrupt:

@@ -1,0 +1,46 @@
+"""Helpers for tests: project files on disk and looks into a database."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping
+from pathlib import Path
+
+import psycopg
+
+
+def write_project(root: Path, files: Mapping[str, str], manifest: str) -> Path:
+    """Write SQL files and a manifest (dedented) under root; return the manifest path."""
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    manifest_path = root / "migrations.toml"
+    manifest_path.write_text(textwrap.dedent(manifest), encoding="utf-8")
+    return manifest_path
+
+
+def entry(version: str, stem: str, depends_on: tuple[str, ...] = (), rollback: bool = True) -> str:
+    """A [[migration]] entry for files laid out as migrations/<version>/<stem>.sql."""
+    lines = ["[[migration]]", f'version = "{version}"', f'file = "migrations/{version}/{stem}.sql"']
+    if rollback:
+        lines.append(f'rollback = "migrations/{version}/rollbacks/{stem}.sql"')
+    if depends_on:
+        lines.append("depends_on = [" + ", ".join(f'"{d}"' for d in depends_on) + "]")
+    return "\n".join(lines) + "\n\n"
+
+
+def table_exists(conn: psycopg.Connection[tuple[object, ...]], name: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
+    return bool(row and row[0])
+
+
+def tracking_rows(conn: psycopg.Connection[tuple[object, ...]]) -> list[tuple[str, str]]:
+    if not table_exists(conn, "public.archon_migrations"):
+        return []
+    return [
+        (str(v), str(n))
+        for v, n in conn.execute(
+            "SELECT version, migration_name FROM public.archon_migrations ORDER BY version, migration_name"
+        )
+    ]
