@@ -119,7 +119,8 @@ def resolve(
     if len(matches) > 1:
         found = ", ".join(m.label for m in matches)
         raise UsageError(f"{name!r} is ambiguous: {found}", "write it as VERSION/NNN_name")
+    elsewhere = [m.label for m in migrations if m.stem == stem]
     names = [m.label for m in migrations] + [m.stem for m in migrations]
-    close = difflib.get_close_matches(name.removesuffix(".sql"), names, n=1, cutoff=0.5)
+    close = elsewhere or difflib.get_close_matches(name.removesuffix(".sql"), names, n=1, cutoff=0.5)
     hint = f"did you mean {close[0]!r}?" if close else "`archon-plan show` lists every migration"
     raise UsageError(f"no migration named {name!r}", hint)

@@ -15,6 +15,7 @@ def write_project(root: Path, files: Mapping[str, str], manifest: str) -> Path:
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text), encoding="utf-8")
+    root.mkdir(parents=True, exist_ok=True)
     manifest_path = root / "migrations.toml"
     manifest_path.write_text(textwrap.dedent(manifest), encoding="utf-8")
     return manifest_path

@@ -1,0 +1,212 @@
+"""Manifest, graph and SQL-text rules: no database needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from archon_plan import sqltext
+from archon_plan.errors import ManifestError, UsageError
+from archon_plan.graph import build_graph, check_graph, resolve
+from archon_plan.manifest import load_manifest
+from archon_plan.model import Migration, SqlFile, checksum, normalize_sql_text, sort_key
+from tests.helpers import entry, write_project
+
+SQL = "SELECT 1;\n"
+
+
+def files_for(*stems: str, version: str = "0.1.0") -> dict[str, str]:
+    found = {}
+    for stem in stems:
+        found[f"migrations/{version}/{stem}.sql"] = SQL
+        found[f"migrations/{version}/rollbacks/{stem}.sql"] = SQL
+    return found
+
+
+def problems_of(tmp_path: Path, files: dict[str, str], manifest: str) -> str:
+    with pytest.raises(ManifestError) as error:
+        build_graph(load_manifest(write_project(tmp_path, files, manifest)).migrations)
+    return str(error.value)
+
+
+def graph_problems(tmp_path: Path, files: dict[str, str], manifest: str) -> str:
+    loaded = load_manifest(write_project(tmp_path, files, manifest))
+    _, problems = check_graph(loaded.migrations)
+    return "\n".join(map(str, problems))
+
+
+def migration(version: str, number: int, stem: str, depends_on: tuple[str, ...] = ()) -> Migration:
+    return Migration(version, number, f"{number:03d}_{stem}", SqlFile(Path("x"), "x", SQL),
+                     depends_on=depends_on)
+
+
+@pytest.mark.parametrize("bad", ["1_add_x.sql", "01_add_x.sql", "add_x.sql", "0001_add_x.sql", "001-add-x.sql"])
+def test_file_names_must_have_exactly_three_digits(tmp_path: Path, bad: str) -> None:
+    manifest = f'[[migration]]\nversion = "0.1.0"\nfile = "migrations/{bad}"\n'
+    message = problems_of(tmp_path, {f"migrations/{bad}": SQL}, manifest)
+    assert f"migrations.toml:3: migration #1: file name '{bad}' does not follow the rule NNN_" in message
+
+
+def test_every_problem_is_reported_at_once_with_its_line(tmp_path: Path) -> None:
+    manifest = (
+        '[settings]\ntracking_tabel = "x"\n\n'  # line 1
+        '[[migration]]\nversion = "0.1.0"\nfile = "migrations/0.1.0/001_a.sql"\n\n'  # line 4
+        '[[migration]]\nversion = 1\nfile = "migrations/0.1.0/002_b.sql"\n\n'  # line 8
+        '[[migration]]\nversion = "0.1.0"\nfile = "migrations/0.1.0/003_c.sql"\ndepend_on = []\n\n'  # 12
+        '[[migration]]\nversion = "0.1.0"\nfile = "migrations/0.1.0/004_missing.sql"\n\n'  # line 17
+        '[[migration]]\nversion = "0.1.0"\nfile = "migrations/0.1.0/001_a.sql"\n'  # line 21
+    )
+    message = problems_of(tmp_path, files_for("001_a", "002_b", "003_c"), manifest)
+    assert "migrations.toml:1: [settings]: unknown key 'tracking_tabel'" in message
+    assert "did you mean 'tracking_table'?" in message
+    assert "migrations.toml:9: migration #2: version: Input should be a valid string" in message
+    assert "migrations.toml:15: migration #3: unknown key 'depend_on'" in message
+    assert "did you mean 'depends_on'?" in message
+    assert "migrations.toml:19: migration #4: migrations/0.1.0/004_missing.sql not found" in message
+    assert "migrations.toml:21: migration #5: 0.1.0/001_a repeats the number 001 of migration #1" in message
+    assert "5 problems found" in message
+
+
+def test_invalid_toml_names_the_line(tmp_path: Path) -> None:
+    message = problems_of(tmp_path, {}, '[[migration]]\nversion = "0.1.0\n')
+    assert "invalid TOML" in message and "line 2" in message
+
+
+def test_missing_manifest_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match="manifest not found(?s:.*)archon-plan init"):
+        load_manifest(tmp_path / "migrations.toml")
+
+
+def test_paths_outside_the_project_are_refused(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (tmp_path / "001_outside.sql").write_text(SQL)
+    manifest = '[[migration]]\nversion = "0.1.0"\nfile = "../001_outside.sql"\n'
+    assert "lies outside the project folder" in problems_of(project, {}, manifest)
+
+
+def test_empty_and_non_utf8_files_are_refused(tmp_path: Path) -> None:
+    files = {"migrations/001_empty.sql": "  \n", "migrations/002_latin1.sql": ""}
+    manifest = (
+        '[[migration]]\nversion = "0.1.0"\nfile = "migrations/001_empty.sql"\n'
+        '[[migration]]\nversion = "0.1.0"\nfile = "migrations/002_latin1.sql"\n'
+    )
+    path = write_project(tmp_path, files, manifest)
+    (tmp_path / "migrations/002_latin1.sql").write_bytes("SELECT 'café';".encode("latin-1"))
+    with pytest.raises(ManifestError) as error:
+        load_manifest(path)
+    assert "001_empty.sql is empty" in str(error.value)
+    assert "002_latin1.sql is not UTF-8" in str(error.value)
+
+
+def test_invalid_tracking_table_name_is_refused(tmp_path: Path) -> None:
+    manifest = '[settings]\ntracking_table = "public.bad; drop table x"\n'
+    assert "is not a valid table name" in problems_of(tmp_path, {}, manifest)
+
+
+def test_dependencies_resolve_in_both_forms_with_or_without_sql(tmp_path: Path) -> None:
+    files = files_for("001_a", "002_b") | files_for("001_c", version="0.2.0")
+    manifest = (
+        entry("0.1.0", "001_a") + entry("0.1.0", "002_b", ("001_a.sql",))
+        + entry("0.2.0", "001_c", ("0.1.0/002_b", "0.1.0/001_a.sql"))
+    )
+    graph = build_graph(load_manifest(write_project(tmp_path, files, manifest)).migrations)
+    labels = [m.label for m in graph.order]
+    assert labels == ["0.1.0/001_a", "0.1.0/002_b", "0.2.0/001_c"]
+    assert [d.label for d in graph.dependencies(graph.order[2])] == ["0.1.0/001_a", "0.1.0/002_b"]
+
+
+def test_unknown_dependency_gets_a_did_you_mean(tmp_path: Path) -> None:
+    manifest = entry("0.1.0", "001_a") + entry("0.1.0", "002_b", ("001_aa",))
+    message = graph_problems(tmp_path, files_for("001_a", "002_b"), manifest)
+    assert "no migration named '001_aa'" in message and "did you mean '001_a'?" in message
+
+
+def test_same_version_form_does_not_reach_other_versions(tmp_path: Path) -> None:
+    files = files_for("001_a") | files_for("001_c", version="0.2.0")
+    manifest = entry("0.1.0", "001_a") + entry("0.2.0", "001_c", ("001_a",))
+    message = graph_problems(tmp_path, files, manifest)
+    assert "no migration named '001_a'" in message and "did you mean '0.1.0/001_a'?" in message
+
+
+def test_dependency_on_itself_or_a_later_migration_is_an_error(tmp_path: Path) -> None:
+    manifest = entry("0.1.0", "001_a", ("001_a",)) + entry("0.1.0", "002_b", ("003_c",)) + entry("0.1.0", "003_c")
+    message = graph_problems(tmp_path, files_for("001_a", "002_b", "003_c"), manifest)
+    assert "0.1.0/001_a depends on itself" in message
+    assert "0.1.0/002_b depends on 0.1.0/003_c, which comes later in sequence" in message
+    assert "HINT: renumber, or drop the dependency" in message
+
+
+def test_a_cycle_is_reported_with_its_path(tmp_path: Path) -> None:
+    manifest = entry("0.1.0", "001_a", ("002_b",)) + entry("0.1.0", "002_b", ("001_a",))
+    message = graph_problems(tmp_path, files_for("001_a", "002_b"), manifest)
+    assert "dependency cycle: 0.1.0/001_a -> 0.1.0/002_b -> 0.1.0/001_a" in message or \
+        "dependency cycle: 0.1.0/002_b -> 0.1.0/001_a -> 0.1.0/002_b" in message
+
+
+def test_versions_order_as_releases_then_by_number() -> None:
+    migrations = [migration("0.10.0", 1, "x"), migration("0.9.0", 2, "y"), migration("0.9.0", 1, "z")]
+    graph = build_graph(migrations)
+    assert [m.label for m in graph.order] == ["0.9.0/001_z", "0.9.0/002_y", "0.10.0/001_x"]
+    assert sort_key(migrations[0]) > sort_key(migrations[1])
+
+
+def test_plan_order_is_deterministic_whatever_the_manifest_order() -> None:
+    migrations = [migration("0.1.0", n, f"m{n}") for n in (5, 3, 1, 4, 2)]
+    first = [m.label for m in build_graph(migrations).order]
+    second = [m.label for m in build_graph(list(reversed(migrations))).order]
+    assert first == second == [f"0.1.0/{n:03d}_m{n}" for n in range(1, 6)]
+
+
+def test_resolve_reports_ambiguous_names_across_versions() -> None:
+    migrations = [migration("0.1.0", 1, "a"), migration("0.2.0", 1, "a")]
+    with pytest.raises(UsageError, match="ambiguous"):
+        resolve("001_a", migrations)
+    assert resolve("0.2.0/001_a.sql", migrations).version == "0.2.0"
+
+
+def test_checksum_ignores_line_endings_and_bom() -> None:
+    lf = normalize_sql_text(b"SELECT 1;\nSELECT 2;\n")
+    assert normalize_sql_text(b"\xef\xbb\xbfSELECT 1;\r\nSELECT 2;\r\n") == lf
+    import hashlib
+
+    assert checksum(lf) == hashlib.md5(b"SELECT 1;\nSELECT 2;\n").hexdigest()
+
+
+def sql_file(text: str) -> SqlFile:
+    return SqlFile(Path("m.sql"), "m.sql", text)
+
+
+def test_begin_and_commit_are_dropped_but_everything_else_runs() -> None:
+    text = "SET x = 1;\nBEGIN;\nCREATE TABLE t (a int);\nCOMMIT;\nSELECT 'BEGIN; COMMIT;';\n"
+    statements = sqltext.runnable_statements(sql_file(text))
+    assert [s.text for s in statements] == ["SET x = 1", "CREATE TABLE t (a int)", "SELECT 'BEGIN; COMMIT;'"]
+    assert sqltext.problems(sql_file(text), "m") == []
+
+
+def test_dollar_quoted_bodies_with_semicolons_stay_one_statement() -> None:
+    text = "CREATE FUNCTION f() RETURNS int AS $$ BEGIN; SELECT 1; RETURN 1; END $$ LANGUAGE plpgsql;\n"
+    assert len(sqltext.runnable_statements(sql_file(text))) == 1
+
+
+@pytest.mark.parametrize(
+    ("statement", "reason"),
+    [
+        ("CREATE INDEX CONCURRENTLY i ON t (a)", "CREATE INDEX CONCURRENTLY"),
+        ("DROP INDEX CONCURRENTLY i", "DROP INDEX CONCURRENTLY"),
+        ("REINDEX (CONCURRENTLY) TABLE t", "REINDEX CONCURRENTLY"),
+        ("VACUUM t", "VACUUM"),
+        ("ALTER SYSTEM SET work_mem = '8MB'", "ALTER SYSTEM"),
+        ("CREATE DATABASE other", "CREATE DATABASE"),
+        ("ROLLBACK", "ROLLBACK"),
+    ],
+)
+def test_statements_that_break_the_transaction_are_found_with_their_line(statement: str, reason: str) -> None:
+    found = sqltext.problems(sql_file(f"SELECT 1;\n\n  {statement};\n"), "migration 0.1.0/001_x")
+    assert len(found) == 1
+    assert found[0].where == "m.sql:3:3" and reason in found[0].message
+
+
+def test_syntax_error_is_reported_with_line_and_column() -> None:
+    found = sqltext.problems(sql_file("SELECT 1;\nCREATE TABLE t (a int,, b int);\n"), "m")
+    assert len(found) == 1 and found[0].where.startswith("m.sql:2:") and "syntax error" in found[0].message
