@@ -196,7 +196,8 @@ def test_session_settings_of_a_file_do_not_leak_into_the_next(tmp_path: Path, da
             "RAISE EXCEPTION 'leaked %', current_setting('statement_timeout'); END IF; END $$;\n"
         ),
     }
-    manifest = entry("0.1.0", "001_slow_settings", rollback=False) + entry("0.1.0", "002_sleepy", rollback=False)
+    manifest = entry("0.1.0", "001_slow_settings", rollback=False)
+    manifest += entry("0.1.0", "002_sleepy", rollback=False)
     recorder = apply(database_url, project(tmp_path, files, manifest))
     assert recorder.finished == ["0.1.0/001_slow_settings", "0.1.0/002_sleepy"]
 
@@ -256,7 +257,7 @@ def test_revert_named_refuses_when_applied_dependents_exist(tmp_path: Path, data
     loaded = project(tmp_path)
     apply(database_url, loaded)
     users = loaded.migrations[0]
-    with pytest.raises(RefusedError, match="(?s)002_add_email.*--cascade"):
+    with pytest.raises(RefusedError, match=r"(?s)002_add_email.*--cascade"):
         revert(database_url, loaded, lambda s: planning.revert_named(s, users))
 
 
@@ -296,7 +297,7 @@ def test_revert_refuses_a_missing_rollback_before_touching_the_database(
     manifest = entry("0.1.0", "001_create_users") + entry("0.1.0", "002_add_email", rollback=False)
     loaded = project(tmp_path, manifest=manifest)
     apply(database_url, loaded)
-    with pytest.raises(RefusedError, match="no rollback file for 0.1.0/002_add_email"):
+    with pytest.raises(RefusedError, match=r"no rollback file for 0\.1\.0/002_add_email"):
         revert(database_url, loaded, lambda s: planning.revert_last(s, 2))
     assert len(tracking_rows(db)) == 2
 
@@ -330,7 +331,9 @@ def test_existing_tracking_table_is_adopted_without_losing_rows(
     assert names == ["legacy_thing", "001_create_users", "002_add_email.sql", "003_create_posts.sql"]
 
 
-def test_rows_a_file_inserts_for_itself_are_not_duplicated(tmp_path: Path, database_url: str, db: Conn) -> None:
+def test_rows_a_file_inserts_for_itself_are_not_duplicated(
+    tmp_path: Path, database_url: str, db: Conn
+) -> None:
     files = dict(BASIC)
     files["migrations/0.1.0/003_create_posts.sql"] = (
         "CREATE TABLE posts (id int);\n"
@@ -346,9 +349,10 @@ def test_rows_a_file_inserts_for_itself_are_not_duplicated(tmp_path: Path, datab
     stem_form = replace(loaded, settings=replace(loaded.settings, name_form=loaded.settings.name_form.STEM))
     revert(database_url, stem_form, lambda s: planning.revert_last(s, 1))
     apply(database_url, stem_form)
-    assert [n for _, n in tracking_rows(db)] == ["001_create_users.sql", "002_add_email.sql", "003_create_posts"]
-    assert db.execute("SELECT checksum FROM archon_migrations WHERE migration_name = '003_create_posts'").fetchone() \
-        == (loaded.migrations[2].checksum,)
+    names = [n for _, n in tracking_rows(db)]
+    assert names == ["001_create_users.sql", "002_add_email.sql", "003_create_posts"]
+    row = db.execute("SELECT checksum FROM archon_migrations WHERE migration_name = '003_create_posts'")
+    assert row.fetchone() == (loaded.migrations[2].checksum,)
 
 
 def test_lock_held_by_another_runner_times_out_naming_the_holder(

@@ -41,7 +41,9 @@ def migration(version: str, number: int, stem: str, depends_on: tuple[str, ...] 
                      depends_on=depends_on)
 
 
-@pytest.mark.parametrize("bad", ["1_add_x.sql", "01_add_x.sql", "add_x.sql", "0001_add_x.sql", "001-add-x.sql"])
+@pytest.mark.parametrize(
+    "bad", ["1_add_x.sql", "01_add_x.sql", "add_x.sql", "0001_add_x.sql", "001-add-x.sql"]
+)
 def test_file_names_must_have_exactly_three_digits(tmp_path: Path, bad: str) -> None:
     manifest = f'[[migration]]\nversion = "0.1.0"\nfile = "migrations/{bad}"\n'
     message = problems_of(tmp_path, {f"migrations/{bad}": SQL}, manifest)
@@ -74,7 +76,7 @@ def test_invalid_toml_names_the_line(tmp_path: Path) -> None:
 
 
 def test_missing_manifest_says_how_to_make_one(tmp_path: Path) -> None:
-    with pytest.raises(ManifestError, match="manifest not found(?s:.*)archon-plan init"):
+    with pytest.raises(ManifestError, match=r"manifest not found(?s:.*)archon-plan init"):
         load_manifest(tmp_path / "migrations.toml")
 
 
@@ -130,7 +132,8 @@ def test_same_version_form_does_not_reach_other_versions(tmp_path: Path) -> None
 
 
 def test_dependency_on_itself_or_a_later_migration_is_an_error(tmp_path: Path) -> None:
-    manifest = entry("0.1.0", "001_a", ("001_a",)) + entry("0.1.0", "002_b", ("003_c",)) + entry("0.1.0", "003_c")
+    manifest = entry("0.1.0", "001_a", ("001_a",)) + entry("0.1.0", "002_b", ("003_c",))
+    manifest += entry("0.1.0", "003_c")
     message = graph_problems(tmp_path, files_for("001_a", "002_b", "003_c"), manifest)
     assert "0.1.0/001_a depends on itself" in message
     assert "0.1.0/002_b depends on 0.1.0/003_c, which comes later in sequence" in message
