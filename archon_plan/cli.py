@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import traceback
@@ -25,29 +26,26 @@ def build_parser() -> argparse.ArgumentParser:
         "8 not up to date (status --check), 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"archon-plan {__version__}")
-    parser.add_argument("--manifest", type=Path, default=Path("migrations.toml"),
-                        help="path of migrations.toml (default: ./migrations.toml)")
-    parser.add_argument("--database-url", help="PostgreSQL URL (else ARCHON_DATABASE_URL, "
-                        "DATABASE_URL, SUPABASE_DB_URL, SUPABASE_URL + SUPABASE_DB_PASSWORD, "
-                        "else the embedded PostgreSQL)")
-    parser.add_argument("--lock-timeout", type=float, metavar="SECONDS",
-                        help="how long to wait for another runner's lock (default 60)")
-    parser.add_argument("--traceback", action="store_true", help="show tracebacks of errors")
+    _add_global_options(parser, defaults=True)
+    # The same options after the command (`archon-plan apply --database-url ...`) too.
+    common = argparse.ArgumentParser(add_help=False)
+    _add_global_options(common, defaults=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add = functools.partial(sub.add_parser, parents=[common])
 
-    show = sub.add_parser("show", help="print the plan from the manifest alone")
+    show = add("show", help="print the plan from the manifest alone")
     show.add_argument("--format", choices=FORMATS_SHOW, default="text")
 
-    status = sub.add_parser("status", help="compare the manifest with the database")
+    status = add("status", help="compare the manifest with the database")
     status.add_argument("--format", choices=FORMATS_STATUS, default="text")
     status.add_argument("--check", action="store_true",
                         help="exit 8 when anything is pending or modified (for CI)")
 
-    apply = sub.add_parser("apply", help="apply pending migrations")
+    apply = add("apply", help="apply pending migrations")
     apply.add_argument("--target", metavar="NAME", help="apply NAME and what it depends on")
     apply.add_argument("--dry-run", action="store_true", help="print what would run; change nothing")
 
-    revert = sub.add_parser("revert", help="run rollback files")
+    revert = add("revert", help="run rollback files")
     which = revert.add_mutually_exclusive_group(required=True)
     which.add_argument("name", nargs="?", metavar="NAME", help="revert this migration")
     which.add_argument("--to", metavar="NAME", help="revert everything applied after NAME")
@@ -56,19 +54,34 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also revert applied migrations that depend on the target")
     revert.add_argument("--dry-run", action="store_true", help="print what would run; change nothing")
 
-    create = sub.add_parser("create", help="write the next migration and its rollback")
+    create = add("create", help="write the next migration and its rollback")
     create.add_argument("name", metavar="NAME", help="snake_case name, e.g. add_user_email")
     create.add_argument("--version", dest="release", metavar="V",
                         help="release (default: the latest in the manifest)")
     create.add_argument("--depends-on", action="append", default=[], metavar="NAME")
 
-    sub.add_parser("check", help="validate manifest, files, dependencies and SQL; no database")
+    add("check", help="validate manifest, files, dependencies and SQL; no database")
 
-    init = sub.add_parser("init", help="write migrations.toml for an existing folder")
+    init = add("init", help="write migrations.toml for an existing folder")
     init.add_argument("folder", nargs="?", type=Path, default=Path("migrations"), metavar="DIR")
     init.add_argument("--version", dest="release", default="0.1.0", metavar="V",
                       help="release of files not in a version folder (default 0.1.0)")
     return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    def default(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument("--manifest", type=Path, default=default(Path("migrations.toml")),
+                        help="path of migrations.toml (default: ./migrations.toml)")
+    parser.add_argument("--database-url", default=default(None),
+                        help="PostgreSQL URL (else ARCHON_DATABASE_URL, DATABASE_URL, SUPABASE_DB_URL, "
+                        "SUPABASE_URL + SUPABASE_DB_PASSWORD, else the embedded PostgreSQL)")
+    parser.add_argument("--lock-timeout", type=float, metavar="SECONDS", default=default(None),
+                        help="how long to wait for another runner's lock (default 60)")
+    parser.add_argument("--traceback", action="store_true", default=default(False),
+                        help="show tracebacks of errors")
 
 
 def read_environment() -> dict[str, str]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import connection, executor, graph, manifest, planning, render, scaffold, sqltext
-from .errors import ExitCode, ManifestError, UsageError
+from .errors import ExitCode, ManifestError
 from .model import Manifest, Migration, Plan, Settings, State, Step
 
 
@@ -139,7 +139,8 @@ def _dry_run(plan: Plan, verb: str) -> int:
         print(f"Dry run: nothing to {verb}.")
         return ExitCode.OK
     print(render.plan_preview(plan))
-    print(f"Dry run: {len(plan)} migration(s) would be {verb.rstrip('e')}ed; nothing was changed.")
+    done = "applied" if verb == "apply" else "reverted"
+    print(f"Dry run: {len(plan)} migration(s) would be {done}; nothing was changed.")
     return ExitCode.OK
 
 
@@ -153,22 +154,25 @@ def _summary(plan: Plan, verb: str, total: int) -> None:
 
 
 def create(context: Context, args: argparse.Namespace) -> int:
-    loaded, built = (Manifest(context.manifest_path, Settings(), ()), None)
     if context.manifest_path.exists():
-        loaded, built = load(context)
-    depends = [graph.resolve(name, built.order).label for name in args.depends_on] if built \
-        else _no_dependencies(args.depends_on)
+        loaded, built = load(context)  # a broken manifest is reported, not appended to
+    else:
+        loaded = Manifest(context.manifest_path, Settings(), ())
+        built = graph.build_graph(())
+    depends = [graph.resolve(name, built.order).label for name in args.depends_on]
     made = scaffold.create(loaded, args.name, args.release, depends)
-    print(f"created {made.sql}")
-    print(f"created {made.rollback}")
+    print(f"created {_shown(made.sql)}")
+    print(f"created {_shown(made.rollback)}")
     print(f"added {made.version}/{made.stem} to {context.manifest_path}")
     return ExitCode.OK
 
 
-def _no_dependencies(names: list[str]) -> list[str]:
-    if names:
-        raise UsageError("--depends-on names a migration, but the manifest has none yet")
-    return []
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it lies below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def check(context: Context, args: argparse.Namespace) -> int:

@@ -126,8 +126,8 @@ def plan_preview(plan: Plan, max_lines: int = 6) -> str:
     out = []
     for step in plan.steps:
         out.append(f"would {step.direction.value} {step.migration.label} ({step.sql.display})")
-        lines = [ln for ln in step.sql.text.splitlines() if ln.strip()]
-        out.extend(f"    | {ln}" for ln in lines[:max_lines])
+        lines = [ln for ln in step.sql.text.splitlines() if ln.strip() and not ln.lstrip().startswith("--")]
+        out.extend(f"    | {ln}" for ln in lines[:max_lines] or ["(no SQL, only comments)"])
         if len(lines) > max_lines:
             out.append(f"    | ... {len(lines) - max_lines} more line(s)")
     return "\n".join(out)
