@@ -110,6 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(commands.run(context, args))
     except ArchonPlanError as exc:
         return _report(context, exc, exc.exit_code, args.traceback, str(exc))
+    except BrokenPipeError:  # `archon-plan show | head`: the reader left; say nothing more
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep interpreter shutdown quiet
+        return int(ExitCode.INTERNAL)
     except KeyboardInterrupt as exc:
         return _report(context, exc, ExitCode.INTERRUPTED, args.traceback, "interrupted")
     except Exception as exc:  # the one boundary that turns surprises into a line

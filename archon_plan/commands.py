@@ -70,7 +70,8 @@ def connected(context: Context, settings: Settings, root: Path) -> Iterator[tupl
         print(f"WARNING: {warning}", file=sys.stderr)
     conn = connection.connect(target)
     try:
-        yield conn, target
+        with connection.database_errors(target):
+            yield conn, target
     finally:
         conn.close()
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,3 +147,16 @@ def connect(target: Target) -> psycopg.Connection[tuple[object, ...]]:
             f"cannot connect to {target.redacted} ({target.source}): {message}",
             "check the URL, that the server runs, and that it accepts this user",
         ) from None
+
+
+@contextmanager
+def database_errors(target: Target) -> Iterator[None]:
+    """Turn a raw driver error outside a migration (reading the tracking table, the
+    lock) into a DatabaseError, with secrets scrubbed."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        sqlstate = getattr(exc, "sqlstate", None) or "?"
+        message = redact(str(exc).strip().replace("\n", " "), target.secrets)
+        raise DatabaseError(f"database error on {target.redacted}: {sqlstate} {message}",
+                            "check the tracking table and the user's privileges") from None

