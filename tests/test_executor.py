@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from archon_plan import connection, executor, planning
 from archon_plan.errors import (
@@ -200,6 +202,33 @@ def test_session_settings_of_a_file_do_not_leak_into_the_next(tmp_path: Path, da
     manifest += entry("0.1.0", "002_sleepy", rollback=False)
     recorder = apply(database_url, project(tmp_path, files, manifest))
     assert recorder.finished == ["0.1.0/001_slow_settings", "0.1.0/002_sleepy"]
+
+
+def test_set_role_in_a_file_does_not_reach_its_row_or_the_next_file(
+    tmp_path: Path, database_url: str, db: Conn
+) -> None:
+    role = f"r_{uuid.uuid4().hex[:8]}"
+    db.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+    try:
+        files = {
+            "migrations/0.1.0/001_as_role.sql": (
+                f"GRANT CREATE ON SCHEMA public TO {role};\nSET ROLE {role};\n"
+                "CREATE TABLE owned_by_role (id int);\n"
+            ),
+            "migrations/0.1.0/002_after.sql": "CREATE TABLE owned_by_session (id int);\n",
+        }
+        manifest = entry("0.1.0", "001_as_role", rollback=False)
+        manifest += entry("0.1.0", "002_after", rollback=False)
+        apply(database_url, project(tmp_path, files, manifest))
+        owners = dict(db.execute(
+            "SELECT tablename::text, tableowner::text FROM pg_tables WHERE schemaname = 'public'"
+        ).fetchall())
+        applied_by = {str(u) for (u,) in db.execute("SELECT applied_by FROM archon_migrations")}
+        assert owners["owned_by_role"] == role
+        assert owners["owned_by_session"] != role and applied_by == {owners["owned_by_session"]}
+    finally:
+        db.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+        db.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
 def test_non_transactional_statement_is_refused_before_anything_runs(

@@ -143,8 +143,7 @@ def test_dependency_on_itself_or_a_later_migration_is_an_error(tmp_path: Path) -
 def test_a_cycle_is_reported_with_its_path(tmp_path: Path) -> None:
     manifest = entry("0.1.0", "001_a", ("002_b",)) + entry("0.1.0", "002_b", ("001_a",))
     message = graph_problems(tmp_path, files_for("001_a", "002_b"), manifest)
-    assert "dependency cycle: 0.1.0/001_a -> 0.1.0/002_b -> 0.1.0/001_a" in message or \
-        "dependency cycle: 0.1.0/002_b -> 0.1.0/001_a -> 0.1.0/002_b" in message
+    assert "dependency cycle: 0.1.0/001_a -> 0.1.0/002_b -> 0.1.0/001_a" in message
 
 
 def test_versions_order_as_releases_then_by_number() -> None:
@@ -212,4 +211,26 @@ def test_statements_that_break_the_transaction_are_found_with_their_line(stateme
 
 def test_syntax_error_is_reported_with_line_and_column() -> None:
     found = sqltext.problems(sql_file("SELECT 1;\nCREATE TABLE t (a int,, b int);\n"), "m")
-    assert len(found) == 1 and found[0].where.startswith("m.sql:2:") and "syntax error" in found[0].message
+    assert len(found) == 1 and found[0].where == "m.sql:2:23" and "syntax error" in found[0].message
+    assert sqltext.problems(sql_file("selec 1;"), "m")[0].where == "m.sql:1:1"
+
+
+def test_a_file_of_only_comments_is_a_problem() -> None:
+    found = sqltext.problems(sql_file("-- to do\n/* later */\n"), "migration 0.1.0/001_x")
+    assert len(found) == 1 and "has no SQL statements" in found[0].message
+
+
+def test_init_writes_a_manifest_that_loads_even_with_short_entries(tmp_path: Path) -> None:
+    from archon_plan import scaffold
+
+    for version in ("0.1.0", "0.2.0"):
+        for stem in ("001_a", "002_b"):
+            path = tmp_path / "migration" / version / f"{stem}.sql"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(SQL)
+    manifest_path = tmp_path / "migrations.toml"
+    assert scaffold.init(tmp_path / "migration", manifest_path, "0.1.0") == (4, True)
+    loaded = load_manifest(manifest_path)
+    labels = [m.label for m in loaded.migrations]
+    assert labels == ["0.1.0/001_a", "0.1.0/002_b", "0.2.0/001_a", "0.2.0/002_b"]
+    assert loaded.settings.name_form.value == "stem"
