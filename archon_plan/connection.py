@@ -41,7 +41,17 @@ class Target:
         return _passwords(self.url)
 
     @property
+    def parses(self) -> bool:
+        try:
+            conninfo_to_dict(self.url)
+        except psycopg.Error:
+            return False
+        return True
+
+    @property
     def redacted(self) -> str:
+        if not self.parses:  # no telling where a password sits in it
+            return f"<the URL from {self.source}, not shown: it cannot be parsed>"
         return redact(self.url, self.secrets)
 
 
@@ -75,6 +85,12 @@ def resolve_target(database_url: str | None, env: Mapping[str, str]) -> Target |
             return _with_warnings(env[name], name)
     if env.get("SUPABASE_URL"):
         return _supabase(env)
+    if env.get("SUPABASE_SERVICE_KEY"):
+        raise DatabaseError(
+            "SUPABASE_SERVICE_KEY is an API key, not a database password",
+            "set SUPABASE_DB_URL to the direct connection string, or SUPABASE_URL and "
+            "SUPABASE_DB_PASSWORD (Project Settings > Database)",
+        )
     return None
 
 
@@ -133,6 +149,10 @@ def embedded_target(manifest_dir: Path) -> Target:
 
 def connect(target: Target) -> psycopg.Connection[tuple[object, ...]]:
     """An autocommit connection; the executor opens one transaction per migration."""
+    if not target.parses:  # libpq's own message would quote the secret back
+        raise DatabaseError(f"the database URL from {target.source} cannot be parsed (not shown)",
+                            "write it as postgresql://user:password@host:5432/dbname, "
+                            "percent-encoding special characters in the password")
     try:
         return psycopg.connect(
             target.url,

@@ -126,7 +126,8 @@ def backwards_plan(
     }
     if dependents and not cascade:
         names = ", ".join(m.label for m in sorted(dependents.values(), key=graph.position))
-        raise RefusedError(f"applied migrations depend on what you revert: {names}",
+        asked = ", ".join(m.label for m in selected)
+        raise RefusedError(f"cannot revert {asked}: applied migrations depend on it: {names}",
                            "revert them first, or pass --cascade to revert them too")
     chosen.update(dependents)
     missing = [m for m in chosen.values() if m.rollback is None]

@@ -63,6 +63,10 @@ def create(
     stem = f"{number:03d}_{slug}"
     sql_path, rollback_path = folder / f"{stem}.sql", folder / "rollbacks" / f"{stem}.sql"
     label = f"{version}/{stem}"
+    for path in (sql_path, rollback_path):  # check both first: never leave half a migration
+        if path.exists():
+            raise ScaffoldError(f"{path} already exists; archon-plan never overwrites a file",
+                                "choose another name, or remove the file")
     _write_new(sql_path, MIGRATION_TEMPLATE.format(label=label, description=name))
     _write_new(rollback_path, ROLLBACK_TEMPLATE.format(label=label))
     entry = {
