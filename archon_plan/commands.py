@@ -53,7 +53,7 @@ def load(context: Context) -> tuple[Manifest, graph.MigrationGraph]:
         raise ManifestError([*problems, *graph_problems])
     if context.lock_timeout is not None:
         loaded = replace(loaded, settings=replace(loaded.settings,
-                                                  lock_timeout_s=context.lock_timeout))
+                                                  lock_wait_s=context.lock_timeout))
     return loaded, built
 
 
@@ -66,8 +66,6 @@ def connected(context: Context, settings: Settings, root: Path) -> Iterator[tupl
         print(f"archon-plan: no database configured; using the {target.source} "
               "(set --database-url or ARCHON_DATABASE_URL for yours)", file=sys.stderr)
     context.secrets = target.secrets
-    for warning in target.warnings:
-        print(f"WARNING: {warning}", file=sys.stderr)
     conn = connection.connect(target)
     try:
         with connection.database_errors(target):

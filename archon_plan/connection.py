@@ -12,17 +12,17 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from .errors import DatabaseError
+from .errors import DatabaseError, RefusedError
 
 CONNECT_TIMEOUT_S = 10
 APPLICATION_NAME = "archon-plan"
 URL_VARIABLES = ("ARCHON_DATABASE_URL", "DATABASE_URL", "SUPABASE_DB_URL")
 SUPABASE_POOLER_PORT = "6543"
-POOLER_WARNING = (
-    "port 6543 is Supabase's transaction pooler, which breaks the session lock and "
-    "session settings a migrator relies on; use the direct connection "
-    "(db.<ref>.supabase.co:5432) or the session pooler (port 5432)"
+POOLER_REFUSAL = (
+    "port 6543 is Supabase's transaction pooler, which hands each transaction to any "
+    "server session: it breaks the migration lock and session settings a migrator relies on"
 )
+POOLER_HINT = "use the direct connection (db.<ref>.supabase.co:5432) or the session pooler (port 5432)"
 
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<secret>[^@\s]*)(?=@)", re.I)
 _KV_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<secret>'(?:[^'\\]|\\.)*'|[^\s&]+)", re.I)
@@ -34,7 +34,6 @@ class Target:
 
     url: str = field(repr=False)
     source: str  # which flag or variable it came from
-    warnings: tuple[str, ...] = ()
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -79,10 +78,10 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
 def resolve_target(database_url: str | None, env: Mapping[str, str]) -> Target | None:
     """The configured database in order of precedence, or None for the embedded one."""
     if database_url:
-        return _with_warnings(database_url, "--database-url")
+        return _checked(database_url, "--database-url")
     for name in URL_VARIABLES:
         if env.get(name):
-            return _with_warnings(env[name], name)
+            return _checked(env[name], name)
     if env.get("SUPABASE_URL"):
         return _supabase(env)
     if env.get("SUPABASE_SERVICE_KEY"):
@@ -94,15 +93,15 @@ def resolve_target(database_url: str | None, env: Mapping[str, str]) -> Target |
     return None
 
 
-def _with_warnings(url: str, source: str) -> Target:
-    warnings = []
+def _checked(url: str, source: str) -> Target:
+    """Refuse a transaction-mode pooler's port before connecting."""
     try:
         port = str(conninfo_to_dict(url).get("port") or "")
     except psycopg.Error:
         port = ""
     if SUPABASE_POOLER_PORT in port.split(","):
-        warnings.append(f"{source}: {POOLER_WARNING}")
-    return Target(url=url, source=source, warnings=tuple(warnings))
+        raise RefusedError(f"{source}: {POOLER_REFUSAL}", POOLER_HINT)
+    return Target(url=url, source=source)
 
 
 def _supabase(env: Mapping[str, str]) -> Target:

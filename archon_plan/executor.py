@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -11,9 +13,15 @@ from typing import Protocol
 import psycopg
 
 from . import planning, sqltext, tracker
-from .errors import ManifestError, MigrationFailedError, Problem, RunInterruptedError
+from .errors import (
+    ManifestError,
+    MigrationFailedError,
+    Problem,
+    RefusedError,
+    RunInterruptedError,
+)
 from .graph import MigrationGraph
-from .model import Direction, Migration, MigrationStatus, Plan, Settings, Step
+from .model import NOBODY, Actor, Direction, Event, Migration, MigrationStatus, Plan, Settings, Step
 
 Connection = psycopg.Connection[tuple[object, ...]]
 
@@ -48,27 +56,73 @@ def prepare(plan: Plan) -> list[Prepared]:
     return prepared
 
 
-def run_prepared(
-    conn: Connection, settings: Settings, prepared: Sequence[Prepared], reporter: Reporter
-) -> None:
+@dataclass(frozen=True)
+class Run:
+    """What every step of one run shares."""
+
+    conn: Connection
+    settings: Settings
+    reporter: Reporter
+    actor: Actor
+    backend_pid: int  # the session that holds the lock; another one means a pooler
+
+
+def run_prepared(run: Run, prepared: Sequence[Prepared]) -> None:
     """Run each step in its own transaction; stop at the first failure."""
     for item in prepared:
         if item.step.out_of_order:
-            reporter.notice(
+            run.reporter.notice(
                 f"{item.step.migration.label} sorts before migrations already applied "
                 "(merged late); applying it now"
             )
-        reporter.step_started(item.step)
+        run.reporter.step_started(item.step)
         started = time.perf_counter()
-        _run_step(conn, settings, item)
-        reporter.step_finished(item.step, time.perf_counter() - started)
+        _run_with_retries(run, item)
+        run.reporter.step_finished(item.step, time.perf_counter() - started)
 
 
-def _run_step(conn: Connection, settings: Settings, item: Prepared) -> None:
-    step = item.step
+def _run_with_retries(run: Run, item: Prepared) -> None:
+    """Retry a migration that could not get a lock in time (55P03), with backoff and jitter."""
+    step, attempt = item.step, 0
+    while True:
+        started = time.perf_counter()
+        try:
+            _run_step(run, item)
+            return
+        except _Failed as failed:
+            elapsed = time.perf_counter() - started
+            retry = failed.lock_not_available and attempt < run.settings.lock_retries
+            kind = "retry" if retry else f"{step.direction.value}-failed"
+            _record_failure(run, Event(kind, run.actor, step.migration, elapsed, failed.error.message))
+            if not retry:
+                raise failed.error from None
+        attempt += 1
+        delay = min(30.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.5)
+        run.reporter.notice(
+            f"{step.migration.label}: lock not available; retry {attempt} of "
+            f"{run.settings.lock_retries} in {delay:.1f}s"
+        )
+        time.sleep(delay)
+
+
+class _Failed(Exception):
+    def __init__(self, error: MigrationFailedError, lock_not_available: bool) -> None:
+        self.error = error
+        self.lock_not_available = lock_not_available
+
+
+def _record_failure(run: Run, event: Event) -> None:
+    """Failures are recorded after the rollback, on their own; best effort, never masking."""
+    with contextlib.suppress(psycopg.Error):
+        tracker.record_event(run.conn, run.settings, event)
+
+
+def _run_step(run: Run, item: Prepared) -> None:
+    step, conn, settings = item.step, run.conn, run.settings
     current: sqltext.Statement | None = None
     try:
         with conn.transaction():
+            _begin(run, step.migration)
             for current in item.statements:
                 conn.execute(current.text.encode())
             current = None
@@ -80,13 +134,37 @@ def _run_step(conn: Connection, settings: Settings, item: Prepared) -> None:
                 tracker.record_applied(conn, settings, step.migration)
             else:
                 tracker.record_reverted(conn, settings, step.migration)
+            tracker.record_event(conn, settings, Event(step.direction.value, run.actor, step.migration))
     except psycopg.Error as exc:
-        raise _failure(step, current, exc) from exc
+        lock_not_available = isinstance(exc, psycopg.errors.LockNotAvailable)
+        raise _Failed(_failure(step, current, exc), lock_not_available) from exc
     except KeyboardInterrupt:
+        _record_failure(run, Event("interrupted", run.actor, step.migration, 0.0, "Ctrl-C"))
         raise RunInterruptedError(
             f"interrupted during {step.direction.value} of {step.migration.label}; "
             "it was rolled back, earlier migrations are kept"
         ) from None
+
+
+def _begin(run: Run, migration: Migration) -> None:
+    """Each transaction's first statement: its timeouts (SET LOCAL, so any pooler keeps
+    them in the transaction) and a check that it still runs on the locking session."""
+    lock = migration.lock_timeout or run.settings.lock_timeout
+    statement = migration.statement_timeout or run.settings.statement_timeout
+    row = run.conn.execute(
+        """SELECT pg_backend_pid(),
+            set_config('lock_timeout', coalesce(%s, current_setting('lock_timeout')), true),
+            set_config('statement_timeout',
+                       coalesce(%s, current_setting('statement_timeout')), true)""",
+        (lock, statement),
+    ).fetchone()
+    if row and row[0] != run.backend_pid:
+        raise RefusedError(
+            f"the database session changed between transactions (backend {run.backend_pid}, "
+            f"now {row[0]}): a transaction-mode pooler is in the way; nothing of "
+            f"{migration.label} was applied",
+            "connect directly (Supabase: db.<ref>.supabase.co:5432) or through a session pooler",
+        )
 
 
 def _failure(
@@ -110,14 +188,14 @@ def _failure(
 
 @contextmanager
 def locked(
-    conn: Connection, settings: Settings, timeout_s: float, reporter: Reporter
-) -> Iterator[None]:
+    conn: Connection, settings: Settings, reporter: Reporter, actor: Actor
+) -> Iterator[Run]:
     """Hold the migration lock for the whole run."""
-    tracker.acquire_lock(conn, settings, timeout_s, reporter.notice)
+    pid = tracker.acquire_lock(conn, settings, settings.lock_wait_s, reporter.notice)
     try:
-        yield
+        yield Run(conn, settings, reporter, actor, pid)
     finally:
-        if not conn.closed:
+        if not conn.closed and not conn.broken:
             tracker.release_lock(conn, settings)
 
 
@@ -133,16 +211,17 @@ def apply(
     graph: MigrationGraph,
     reporter: Reporter,
     target: Migration | None = None,
+    actor: Actor = NOBODY,
 ) -> Plan:
     """Apply what is pending (up to target) under the lock; return what ran."""
-    with locked(conn, settings, settings.lock_timeout_s, reporter):
+    with locked(conn, settings, reporter, actor) as run:
         statuses = current_status(conn, settings, graph)
         planning.check_drift(statuses)
         plan = planning.forwards_plan(graph, statuses, target)
         if plan:
             prepared = prepare(plan)  # refuse before creating even the tracking table
             tracker.ensure_table(conn, settings)
-            run_prepared(conn, settings, prepared, reporter)
+            run_prepared(run, prepared)
         return plan
 
 
@@ -156,12 +235,16 @@ def revert(
     reporter: Reporter,
     select: Selector,
     cascade: bool = False,
+    actor: Actor = NOBODY,
 ) -> Plan:
     """Run rollbacks for the selected migrations (and dependents with cascade)."""
-    with locked(conn, settings, settings.lock_timeout_s, reporter):
+    with locked(conn, settings, reporter, actor) as run:
         statuses = current_status(conn, settings, graph)
         planning.check_drift(statuses)
         plan = planning.backwards_plan(graph, statuses, select(statuses), cascade)
         if plan:
-            run_prepared(conn, settings, prepare(plan), reporter)
+            prepared = prepare(plan)
+            tracker.ensure_table(conn, settings)  # an Archon table may lack the events table
+            run_prepared(run, prepared)
         return plan
+

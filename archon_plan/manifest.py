@@ -29,6 +29,8 @@ from .model import (
 IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 HEADER_RE = re.compile(r"^\s*\[\[\s*migration\s*\]\]")
 MAX_VERSION_LENGTH = 20  # archon_migrations.version is VARCHAR(20)
+# PostgreSQL durations as its GUCs take them: "500ms", "5s", "2min", "1h"; "0" turns it off.
+DURATION_PATTERN = r"^\d+(ms|s|min|h)?$"
 
 
 class _SettingsModel(BaseModel):
@@ -36,7 +38,10 @@ class _SettingsModel(BaseModel):
 
     tracking_table: str = DEFAULT_TRACKING_TABLE
     recorded_name: Literal["file", "stem"] = "file"
-    lock_timeout: float = Field(default=60.0, gt=0)
+    lock_wait: float = Field(default=60.0, gt=0)
+    lock_timeout: str | None = Field(default="10s", pattern=DURATION_PATTERN)
+    statement_timeout: str | None = Field(default=None, pattern=DURATION_PATTERN)
+    lock_retries: int = Field(default=3, ge=0, le=20)
 
 
 class _EntryModel(BaseModel):
@@ -47,6 +52,8 @@ class _EntryModel(BaseModel):
     rollback: str | None = None
     depends_on: list[str] = Field(default_factory=list)
     description: str | None = None
+    lock_timeout: str | None = Field(default=None, pattern=DURATION_PATTERN)
+    statement_timeout: str | None = Field(default=None, pattern=DURATION_PATTERN)
 
 
 class _Lines:
@@ -180,7 +187,10 @@ def _parse_settings(
         tracking_schema=parts[0],
         tracking_table=parts[1],
         name_form=NameForm(model.recorded_name),
-        lock_timeout_s=model.lock_timeout,
+        lock_wait_s=model.lock_wait,
+        lock_timeout=model.lock_timeout,
+        statement_timeout=model.statement_timeout,
+        lock_retries=model.lock_retries,
     )
 
 
@@ -224,6 +234,8 @@ def _parse_entry(
         rollback=rollback,
         depends_on=tuple(entry.depends_on),
         description=entry.description,
+        lock_timeout=entry.lock_timeout,
+        statement_timeout=entry.statement_timeout,
         entry=index + 1,
         line=lines.entry(index),
     )

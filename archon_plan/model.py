@@ -48,7 +48,10 @@ class Settings:
     tracking_schema: str = "public"
     tracking_table: str = "archon_migrations"
     name_form: NameForm = NameForm.FILE
-    lock_timeout_s: float = 60.0
+    lock_wait_s: float = 60.0  # how long to wait for another runner's advisory lock
+    lock_timeout: str | None = "10s"  # PostgreSQL lock_timeout, SET LOCAL in each migration
+    statement_timeout: str | None = None  # PostgreSQL statement_timeout, likewise
+    lock_retries: int = 3  # retries of a migration that failed with lock_not_available
 
     @property
     def qualified_table(self) -> str:
@@ -79,6 +82,8 @@ class Migration:
     rollback: SqlFile | None = None
     depends_on: tuple[str, ...] = ()
     description: str | None = None
+    lock_timeout: str | None = None  # overrides [settings] for this migration
+    statement_timeout: str | None = None
     entry: int = 0  # 1-based position in the manifest
     line: int | None = None  # line of its [[migration]] header
 
@@ -100,6 +105,30 @@ class Migration:
 
     def recorded_name(self, form: NameForm) -> str:
         return self.migration_name if form is NameForm.FILE else self.stem
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who runs archon-plan, for the event history (the database user comes from the server)."""
+
+    os_user: str | None = None
+    host: str | None = None
+    tool_version: str | None = None
+
+
+NOBODY = Actor()
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of the append-only history."""
+
+    kind: str  # apply, revert, apply-failed, revert-failed, retry, accept-checksum, ...
+    actor: Actor
+    migration: Migration | None = None
+    seconds: float | None = None  # None: the event belongs to the current transaction
+    error: str | None = None
+    detail: dict[str, object] | None = None
 
 
 def sort_key(migration: Migration) -> tuple[Version, int, str]:

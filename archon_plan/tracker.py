@@ -13,10 +13,11 @@ from collections.abc import Callable
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import class_row
+from psycopg.rows import class_row, dict_row
+from psycopg.types.json import Jsonb
 
 from .errors import LockTimeoutError
-from .model import AppliedRow, Migration, Settings
+from .model import AppliedRow, Event, Migration, Settings
 
 POLL_INTERVAL_S = 0.2
 
@@ -25,12 +26,22 @@ def _table(settings: Settings) -> sql.Identifier:
     return sql.Identifier(settings.tracking_schema, settings.tracking_table)
 
 
+def _events(settings: Settings) -> sql.Identifier:
+    return sql.Identifier(settings.tracking_schema, events_table_name(settings))
+
+
+def events_table_name(settings: Settings) -> str:
+    """The append-only history beside the tracking table."""
+    return f"{settings.tracking_table}_events"[:63]
+
+
 def ensure_table(conn: psycopg.Connection[tuple[object, ...]], settings: Settings) -> None:
     """Create the seed's table, or adopt an existing one by adding our columns."""
     name = settings.tracking_table
     parts = {
         "schema": sql.Identifier(settings.tracking_schema),
         "table": _table(settings),
+        "events": _events(settings),
         "idx_version": sql.Identifier(f"idx_{name}_version"[:63]),
         "idx_applied_at": sql.Identifier(f"idx_{name}_applied_at"[:63]),
     }
@@ -50,16 +61,38 @@ def ensure_table(conn: psycopg.Connection[tuple[object, ...]], settings: Setting
             ADD COLUMN IF NOT EXISTS execution_ms INTEGER,
             ADD COLUMN IF NOT EXISTS applied_by TEXT,
             ADD COLUMN IF NOT EXISTS rollback_checksum VARCHAR(32)""",
+        # Append-only: archon-plan only ever INSERTs here; revert deletes the
+        # tracking row (as the seed does) but the events keep the whole story.
+        """CREATE TABLE IF NOT EXISTS {events} (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            event TEXT NOT NULL,
+            version VARCHAR(20),
+            migration_name VARCHAR(255),
+            checksum VARCHAR(32),
+            rollback_checksum VARCHAR(32),
+            db_user TEXT NOT NULL DEFAULT current_user,
+            os_user TEXT,
+            host TEXT,
+            tool_version TEXT,
+            started_at TIMESTAMP WITH TIME ZONE NOT NULL,
+            finished_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT clock_timestamp(),
+            duration_ms INTEGER,
+            error TEXT,
+            detail JSONB)""",
     ]
     with conn.transaction():
-        if _exists(conn, settings) and _has_our_columns(conn, settings):
+        if _exists(conn, settings) and _has_our_columns(conn, settings) and _exists(
+            conn, settings, events=True
+        ):
             return
         for statement in statements:
             conn.execute(sql.SQL(statement).format(**parts))
 
 
-def _exists(conn: psycopg.Connection[tuple[object, ...]], settings: Settings) -> bool:
-    qualified = _table(settings).as_string(conn)
+def _exists(
+    conn: psycopg.Connection[tuple[object, ...]], settings: Settings, events: bool = False
+) -> bool:
+    qualified = (_events(settings) if events else _table(settings)).as_string(conn)
     row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (qualified,)).fetchone()
     return bool(row and row[0])
 
@@ -140,6 +173,66 @@ def record_reverted(
     )
 
 
+def record_event(
+    conn: psycopg.Connection[tuple[object, ...]],
+    settings: Settings,
+    event: Event,
+) -> None:
+    """Append one event. Inside a migration's transaction it commits with it; its
+    start is then the transaction's start (now()), else clock_timestamp() - duration."""
+    migration = event.migration
+    conn.execute(
+        sql.SQL("""INSERT INTO {} (event, version, migration_name, checksum, rollback_checksum,
+                os_user, host, tool_version, started_at, duration_ms, error, detail)
+            VALUES (%(event)s, %(version)s, %(name)s, %(checksum)s, %(rollback)s,
+                %(os_user)s, %(host)s, %(tool)s,
+                CASE WHEN %(seconds)s::float8 IS NULL THEN now()
+                     ELSE clock_timestamp() - make_interval(secs => %(seconds)s::float8) END,
+                CASE WHEN %(seconds)s::float8 IS NULL
+                     THEN (extract(epoch FROM clock_timestamp() - now()) * 1000)::integer
+                     ELSE (%(seconds)s::float8 * 1000)::integer END,
+                %(error)s, %(detail)s)""").format(_events(settings)),
+        {
+            "event": event.kind,
+            "version": migration.version if migration else None,
+            "name": migration.recorded_name(settings.name_form) if migration else None,
+            "checksum": migration.checksum if migration else None,
+            "rollback": migration.rollback.checksum if migration and migration.rollback else None,
+            "os_user": event.actor.os_user,
+            "host": event.actor.host,
+            "tool": event.actor.tool_version,
+            "seconds": event.seconds,
+            "error": event.error,
+            "detail": Jsonb(event.detail) if event.detail else None,
+        },
+    )
+
+
+def read_events(
+    conn: psycopg.Connection[tuple[object, ...]], settings: Settings, limit: int | None = None
+) -> list[dict[str, object]]:
+    """The history, oldest first (the last `limit` events)."""
+    if not _exists(conn, settings, events=True):
+        return []
+    query = sql.SQL("""SELECT * FROM (SELECT id, event, version, migration_name, checksum,
+            rollback_checksum, db_user, os_user, host, tool_version, started_at, finished_at,
+            duration_ms, error, detail FROM {} ORDER BY id DESC LIMIT %s) AS last ORDER BY id""")
+    with conn.cursor(row_factory=dict_row) as cursor:
+        return cursor.execute(query.format(_events(settings)), (limit,)).fetchall()
+
+
+def update_checksum(
+    conn: psycopg.Connection[tuple[object, ...]], settings: Settings, migration: Migration
+) -> None:
+    """Record the file's current checksum: the explicit `repair --accept-checksum`."""
+    conn.execute(
+        sql.SQL("""UPDATE {} SET checksum = %s, rollback_checksum = %s
+            WHERE version = %s AND migration_name IN (%s, %s)""").format(_table(settings)),
+        (migration.checksum, migration.rollback.checksum if migration.rollback else None,
+         migration.version, migration.stem, migration.migration_name),
+    )
+
+
 def lock_key(settings: Settings) -> int:
     """A stable 64-bit advisory lock key derived from the tracking table's name."""
     digest = hashlib.md5(f"archon-plan:{settings.qualified_table}".encode()).digest()
@@ -151,21 +244,22 @@ def acquire_lock(
     settings: Settings,
     timeout_s: float,
     on_wait: Callable[[str], None] = lambda _: None,
-) -> None:
-    """Poll pg_try_advisory_lock: a blocking wait could deadlock with the holder."""
+) -> int:
+    """Poll pg_try_advisory_lock (a blocking wait could deadlock with the holder);
+    return the backend pid that holds it now."""
     key = lock_key(settings)
     deadline = time.monotonic() + timeout_s
     told = False
     while True:
-        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+        row = conn.execute("SELECT pg_try_advisory_lock(%s), pg_backend_pid()", (key,)).fetchone()
         if row and row[0]:
-            return
+            return int(str(row[1]))
         holder = _holder(conn, key)
         if time.monotonic() >= deadline:
             raise LockTimeoutError(
                 f"another runner holds the migration lock on {settings.qualified_table} "
                 f"({holder}); gave up after {timeout_s:g}s",
-                "wait for it to finish, or raise [settings] lock_timeout",
+                "wait for it to finish, or raise --lock-timeout / [settings] lock_wait",
             )
         if not told:
             on_wait(f"waiting for the migration lock held by {holder}")

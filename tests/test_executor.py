@@ -390,7 +390,7 @@ def test_lock_held_by_another_runner_times_out_naming_the_holder(
     from archon_plan import tracker
 
     loaded = project(tmp_path)
-    settings = replace(loaded.settings, lock_timeout_s=0.5)
+    settings = replace(loaded.settings, lock_wait_s=0.5)
     db.execute("SET application_name = 'other-runner'")
     db.execute("SELECT pg_advisory_lock(%s)", (tracker.lock_key(settings),))
     graph = build_graph(loaded.migrations)

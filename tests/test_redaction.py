@@ -13,7 +13,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from archon_plan.connection import Target, redact, resolve_target
-from archon_plan.errors import DatabaseError, ExitCode
+from archon_plan.errors import DatabaseError, ExitCode, RefusedError
 from tests.helpers import entry, write_project
 
 DATABASE_VARIABLES = (
@@ -119,10 +119,12 @@ def test_dotenv_password_with_special_characters_is_redacted(tmp_path: Path) -> 
     assert "(ARCHON_DATABASE_URL)" in result.stderr
 
 
-def test_transaction_pooler_port_warns_and_stays_redacted(tmp_path: Path) -> None:
+def test_transaction_pooler_port_is_refused_and_stays_redacted(tmp_path: Path) -> None:
     result = status(tmp_path, "--database-url", "postgresql://user:s3cretPW@127.0.0.1:6543/db")
-    assert_unreachable_without(result, (PASSWORD,))
-    assert "WARNING: --database-url: port 6543" in result.stderr
+    assert result.returncode == ExitCode.REFUSED, result.stderr
+    assert "--database-url: port 6543 is Supabase's transaction pooler" in result.stderr
+    assert "db.<ref>.supabase.co:5432" in result.stderr
+    assert PASSWORD not in result.stdout + result.stderr and "Traceback" not in result.stderr
 
 
 def test_successful_status_shows_the_database_without_its_password(tmp_path: Path, database_url: str) -> None:
@@ -227,7 +229,6 @@ def test_supabase_url_and_password_make_the_direct_connection() -> None:
     assert params["password"] == "p@ss/w:rd%"
     assert params["sslmode"] == "require"
     assert "p@ss/w:rd%" not in target.redacted and "p%40ss" not in target.redacted
-    assert target.warnings == ()
 
 
 def test_supabase_url_loses_to_any_url_variable() -> None:
@@ -272,14 +273,14 @@ def test_supabase_url_without_any_password_says_what_to_set() -> None:
         "host=aws-0-eu-central-1.pooler.supabase.com port=6543 user=postgres password=pw",
     ],
 )
-def test_transaction_pooler_port_6543_gives_a_warning(url: str) -> None:
-    target = resolve_target(url, {})
-    assert target is not None and len(target.warnings) == 1
-    assert target.warnings[0].startswith("--database-url: port 6543")
-    from_env = resolve_target(None, {"DATABASE_URL": url})
-    assert from_env is not None and from_env.warnings[0].startswith("DATABASE_URL: port 6543")
+def test_transaction_pooler_port_6543_is_refused(url: str) -> None:
+    with pytest.raises(RefusedError, match=r"^--database-url: port 6543") as refused:
+        resolve_target(url, {})
+    assert "pw" not in str(refused.value).replace("pooler", "")
+    with pytest.raises(RefusedError, match=r"^DATABASE_URL: port 6543"):
+        resolve_target(None, {"DATABASE_URL": url})
 
 
-def test_direct_port_gives_no_warning() -> None:
+def test_direct_port_is_accepted() -> None:
     target = resolve_target("postgresql://postgres:pw@db.abc.supabase.co:5432/postgres", {})
-    assert target is not None and target.warnings == ()
+    assert target is not None and target.source == "--database-url"
