@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import functools
+import getpass
 import os
+import socket
 import sys
 import traceback
 from collections.abc import Sequence
@@ -12,6 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import ArchonPlanError, ExitCode
+from .model import Actor
 
 FORMATS_SHOW = ("text", "json", "mermaid", "dot")
 FORMATS_STATUS = ("text", "json")
@@ -60,6 +63,20 @@ def build_parser() -> argparse.ArgumentParser:
                         help="release (default: the latest in the manifest)")
     create.add_argument("--depends-on", action="append", default=[], metavar="NAME")
 
+    history = add("history", help="the append-only event history of the database")
+    history.add_argument("--format", choices=FORMATS_STATUS, default="text")
+    history.add_argument("--limit", type=int, metavar="N", help="only the last N events")
+
+    repair = add("repair", help="change the history on purpose, without running SQL")
+    action = repair.add_mutually_exclusive_group(required=True)
+    action.add_argument("--accept-checksum", metavar="NAME",
+                        help="record the file's current checksum after a deliberate edit")
+    action.add_argument("--mark-applied", metavar="NAME",
+                        help="record NAME as applied without running it (baseline)")
+    action.add_argument("--mark-reverted", metavar="NAME",
+                        help="forget NAME was applied without running its rollback")
+    repair.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
     add("check", help="validate manifest, files, dependencies and SQL; no database")
 
     init = add("init", help="write migrations.toml for an existing folder")
@@ -80,6 +97,10 @@ def _add_global_options(parser: argparse.ArgumentParser, defaults: bool) -> None
                         "SUPABASE_URL + SUPABASE_DB_PASSWORD, else the embedded PostgreSQL)")
     parser.add_argument("--lock-timeout", type=float, metavar="SECONDS", default=default(None),
                         help="how long to wait for another runner's lock (default 60)")
+    parser.add_argument("--migration-lock-timeout", metavar="DURATION", default=default(None),
+                        help="PostgreSQL lock_timeout for each migration, e.g. 5s (default 10s)")
+    parser.add_argument("--statement-timeout", metavar="DURATION", default=default(None),
+                        help="PostgreSQL statement_timeout for each migration, e.g. 15min")
     parser.add_argument("--traceback", action="store_true", default=default(False),
                         help="show tracebacks of errors")
 
@@ -104,7 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         manifest_path=args.manifest,
         database_url=args.database_url,
         lock_timeout=args.lock_timeout,
+        migration_lock_timeout=args.migration_lock_timeout,
+        statement_timeout=args.statement_timeout,
         env=read_environment(),
+        actor=_actor(),
     )
     try:
         return int(commands.run(context, args))
@@ -118,6 +142,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the one boundary that turns surprises into a line
         text = f"internal error: {type(exc).__name__}: {exc} (run with --traceback for details)"
         return _report(context, exc, ExitCode.INTERNAL, args.traceback, text)
+
+
+def _actor() -> Actor:
+    """Who runs us, for the event history; the database user comes from the server."""
+    try:
+        user: str | None = getpass.getuser()
+    except (OSError, KeyError):  # no login name in some containers
+        user = None
+    return Actor(os_user=user, host=socket.gethostname(), tool_version=__version__)
 
 
 def _report(

@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-from . import connection, executor, graph, manifest, planning, render, scaffold, sqltext
-from .errors import ExitCode, ManifestError
-from .model import Manifest, Migration, Plan, Settings, State, Step
+from . import (
+    connection,
+    executor,
+    graph,
+    manifest,
+    planning,
+    render,
+    repair,
+    scaffold,
+    sqltext,
+    tracker,
+)
+from .errors import ExitCode, ManifestError, RefusedError, UsageError
+from .model import NOBODY, Actor, Manifest, Migration, Plan, Settings, State, Step
 
 
 @dataclass
@@ -20,6 +33,9 @@ class Context:
     database_url: str | None
     lock_timeout: float | None
     env: Mapping[str, str]
+    migration_lock_timeout: str | None = None
+    statement_timeout: str | None = None
+    actor: Actor = NOBODY
     secrets: tuple[str, ...] = field(default=())
 
 
@@ -40,7 +56,8 @@ class PrintReporter:
 def run(context: Context, args: argparse.Namespace) -> int:
     handler = {
         "show": show, "status": status, "apply": apply, "revert": revert,
-        "create": create, "check": check, "init": init,
+        "create": create, "check": check, "init": init, "history": history,
+        "repair": repair_history,
     }[args.command]
     return handler(context, args)
 
@@ -51,10 +68,17 @@ def load(context: Context) -> tuple[Manifest, graph.MigrationGraph]:
     built, graph_problems = graph.check_graph(loaded.migrations, str(context.manifest_path))
     if problems or graph_problems:
         raise ManifestError([*problems, *graph_problems])
+    overrides: dict[str, Any] = {}
     if context.lock_timeout is not None:
-        loaded = replace(loaded, settings=replace(loaded.settings,
-                                                  lock_wait_s=context.lock_timeout))
-    return loaded, built
+        overrides["lock_wait_s"] = context.lock_timeout
+    for name in ("migration_lock_timeout", "statement_timeout"):
+        value = getattr(context, name)
+        if value is not None:
+            if not re.match(manifest.DURATION_PATTERN, value):
+                raise UsageError(f"--{name.replace('_', '-')} {value!r} is not a duration",
+                                 "write it like 500ms, 5s, 2min or 1h")
+            overrides[name.removeprefix("migration_")] = value
+    return replace(loaded, settings=replace(loaded.settings, **overrides)), built
 
 
 @contextmanager
@@ -105,7 +129,7 @@ def apply(context: Context, args: argparse.Namespace) -> int:
             planning.check_drift(statuses)
             plan = planning.forwards_plan(built, statuses, target)
             return _dry_run(plan, "apply")
-        plan = executor.apply(conn, loaded.settings, built, PrintReporter(), target)
+        plan = executor.apply(conn, loaded.settings, built, PrintReporter(), target, context.actor)
     _summary(plan, "applied", len(built.order))
     return ExitCode.OK
 
@@ -127,9 +151,41 @@ def revert(context: Context, args: argparse.Namespace) -> int:
             plan = planning.backwards_plan(built, statuses, select(statuses), args.cascade)
             return _dry_run(plan, "revert")
         plan = executor.revert(conn, loaded.settings, built, PrintReporter(), select,
-                               args.cascade)
+                               args.cascade, context.actor)
     _summary(plan, "reverted", len(built.order))
     return ExitCode.OK
+
+
+def history(context: Context, args: argparse.Namespace) -> int:
+    loaded, _ = load(context)
+    with connected(context, loaded.settings, loaded.root) as (conn, target):
+        events = tracker.read_events(conn, loaded.settings, args.limit)
+    formatter = render.history_json if args.format == "json" else render.history_text
+    print(formatter(events, target.redacted))
+    return ExitCode.OK
+
+
+def repair_history(context: Context, args: argparse.Namespace) -> int:
+    loaded, built = load(context)
+    action, name = next((repair.Repair(flag.replace("_", "-")), getattr(args, flag))
+                        for flag in ("accept_checksum", "mark_applied", "mark_reverted")
+                        if getattr(args, flag))
+    migration = _target(built, name)
+    if not args.yes:
+        _confirm(f"{action} {migration.label}: this changes the recorded history. Proceed?")
+    with connected(context, loaded.settings, loaded.root) as (conn, _):
+        before = repair.repair(conn, loaded.settings, built, PrintReporter(), action, migration,
+                               context.actor)
+    print(f"{action}: {migration.label} (was {before.state}); the event history records it.")
+    return ExitCode.OK
+
+
+def _confirm(question: str) -> None:
+    if not sys.stdin.isatty():
+        raise RefusedError("refusing to change history without confirmation",
+                           "pass --yes to confirm when no one can answer a prompt")
+    if input(f"{question} [y/N] ").strip().lower() not in ("y", "yes"):
+        raise RefusedError("cancelled; nothing was changed")
 
 
 def _dry_run(plan: Plan, verb: str) -> int:

@@ -67,8 +67,8 @@ def check_drift(statuses: Sequence[MigrationStatus]) -> None:
     raise DriftError(
         f"{len(modified)} applied migration(s) changed since they were applied:\n"
         + "\n".join(lines),
-        "restore the applied file(s) from version control (git checkout), and put new "
-        "changes in a new migration",
+        "restore the applied file(s) from version control (git checkout) and put new changes "
+        "in a new migration; after a deliberate, equivalent edit: archon-plan repair --accept-checksum NAME",
     )
 
 

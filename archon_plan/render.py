@@ -131,3 +131,26 @@ def plan_preview(plan: Plan, max_lines: int = 6) -> str:
         if len(lines) > max_lines:
             out.append(f"    | ... {len(lines) - max_lines} more line(s)")
     return "\n".join(out)
+
+
+def _event_row(event: dict[str, Any]) -> tuple[str, ...]:
+    name = f"{event['version']}/{event['migration_name']}" if event["version"] else "-"
+    who = f"{event['db_user']} ({event['os_user'] or '?'}@{event['host'] or '?'})"
+    duration = f"{event['duration_ms']} ms" if event["duration_ms"] is not None else ""
+    return (str(event["id"]), event["finished_at"].isoformat(" ", "seconds"), event["event"], name,
+            duration, who, (event["error"] or "").splitlines()[0] if event["error"] else "")
+
+
+def history_text(events: Sequence[dict[str, Any]], database: str) -> str:
+    if not events:
+        return f"Database: {database}\nNo events recorded yet."
+    rows = [_event_row(e) for e in events]
+    header = ("#", "AT", "EVENT", "MIGRATION", "TOOK", "BY", "ERROR")
+    return f"Database: {database}\n" + table(header, rows)
+
+
+def history_json(events: Sequence[dict[str, Any]], database: str) -> str:
+    items = [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in e.items()}
+             for e in events]
+    return json.dumps({"schema_version": SCHEMA_VERSION, "database": database, "events": items},
+                      indent=2)

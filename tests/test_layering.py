@@ -22,7 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "render": {"errors", "model", "graph"},
     "scaffold": {"errors", "model", "manifest"},
     "commands": {"errors", "model", "manifest", "sqltext", "graph", "connection", "planning",
-                 "executor", "render", "scaffold", "repair"},
+                 "executor", "render", "scaffold", "repair", "tracker"},
     "cli": {"errors", "commands", "connection", "__init__"},
     "__init__": {"manifest", "graph"},
     "__main__": {"cli"},
