@@ -67,14 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--format", choices=FORMATS_STATUS, default="text")
     history.add_argument("--limit", type=int, metavar="N", help="only the last N events")
 
-    repair = add("repair", help="change the history on purpose, without running SQL")
+    repair = add("repair", help="change the history on purpose, or resume a failed migration")
+    repair.add_argument("name", nargs="?", metavar="NAME", help="the migration (or after the flag)")
     action = repair.add_mutually_exclusive_group(required=True)
-    action.add_argument("--accept-checksum", metavar="NAME",
-                        help="record the file's current checksum after a deliberate edit")
-    action.add_argument("--mark-applied", metavar="NAME",
-                        help="record NAME as applied without running it (baseline)")
-    action.add_argument("--mark-reverted", metavar="NAME",
-                        help="forget NAME was applied without running its rollback")
+    for flag, text in (
+        ("--retry", "resume a failed non-transactional migration at its failed statement"),
+        ("--accept-checksum", "record the file's current checksum after a deliberate edit"),
+        ("--mark-applied", "record NAME as applied without running it (baseline)"),
+        ("--mark-reverted", "forget NAME was applied without running its rollback"),
+    ):
+        action.add_argument(flag, nargs="?", const="", metavar="NAME", help=text)
     repair.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
     add("check", help="validate manifest, files, dependencies and SQL; no database")

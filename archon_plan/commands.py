@@ -112,7 +112,7 @@ def status(context: Context, args: argparse.Namespace) -> int:
         statuses = executor.current_status(conn, loaded.settings, built)
     formatter = render.status_json if args.format == "json" else render.status_text
     print(formatter(statuses, target.redacted))
-    behind = any(s.state in (State.PENDING, State.MODIFIED) for s in statuses)
+    behind = any(s.state in (State.PENDING, State.MODIFIED, State.FAILED) for s in statuses)
     return ExitCode.NOT_UP_TO_DATE if args.check and behind else ExitCode.OK
 
 
@@ -167,10 +167,18 @@ def history(context: Context, args: argparse.Namespace) -> int:
 
 def repair_history(context: Context, args: argparse.Namespace) -> int:
     loaded, built = load(context)
-    action, name = next((repair.Repair(flag.replace("_", "-")), getattr(args, flag))
-                        for flag in ("accept_checksum", "mark_applied", "mark_reverted")
-                        if getattr(args, flag))
-    migration = _target(built, name)
+    flag, value = next((f, getattr(args, f)) for f in ("retry", "accept_checksum", "mark_applied",
+                                                          "mark_reverted") if getattr(args, f) is not None)
+    if not (value or args.name):
+        raise UsageError(f"repair --{flag.replace('_', '-')} needs the migration's NAME")
+    migration = _target(built, value or args.name)
+    if flag == "retry":
+        with connected(context, loaded.settings, loaded.root) as (conn, _):
+            failure = repair.retry(conn, loaded.settings, built, PrintReporter(), migration,
+                                   context.actor)
+        print(f"retried {migration.label} from statement {failure.statements_done + 1}: done.")
+        return ExitCode.OK
+    action = repair.Repair(flag.replace("_", "-"))
     if not args.yes:
         _confirm(f"{action} {migration.label}: this changes the recorded history. Proceed?")
     with connected(context, loaded.settings, loaded.root) as (conn, _):
@@ -235,9 +243,9 @@ def check(context: Context, args: argparse.Namespace) -> int:
     _, graph_problems = graph.check_graph(loaded.migrations, str(context.manifest_path))
     problems.extend(graph_problems)
     for m in loaded.migrations:
-        problems.extend(sqltext.problems(m.sql, f"migration {m.label}"))
+        problems.extend(sqltext.problems(m.sql, f"migration {m.label}", m.transactional))
         if m.rollback:
-            problems.extend(sqltext.problems(m.rollback, f"rollback of {m.label}"))
+            problems.extend(sqltext.problems(m.rollback, f"rollback of {m.label}", m.transactional))
     if problems:
         raise ManifestError(problems)
     print(f"{context.manifest_path}: {len(loaded.migrations)} migration(s), no problems found.")

@@ -47,7 +47,8 @@ def prepare(plan: Plan) -> list[Prepared]:
     problems: list[Problem] = []
     prepared = []
     for step in plan.steps:
-        found = sqltext.problems(step.sql, f"migration {step.migration.label}")
+        found = sqltext.problems(step.sql, f"migration {step.migration.label}",
+                                 step.migration.transactional)
         problems.extend(found)
         if not found:
             prepared.append(Prepared(step, sqltext.runnable_statements(step.sql)))
@@ -84,6 +85,9 @@ def run_prepared(run: Run, prepared: Sequence[Prepared]) -> None:
 def _run_with_retries(run: Run, item: Prepared) -> None:
     """Retry a migration that could not get a lock in time (55P03), with backoff and jitter."""
     step, attempt = item.step, 0
+    if not step.migration.transactional:
+        run_autocommit(run, item)
+        return
     while True:
         started = time.perf_counter()
         try:
@@ -146,9 +150,10 @@ def _run_step(run: Run, item: Prepared) -> None:
         ) from None
 
 
-def _begin(run: Run, migration: Migration) -> None:
+def _begin(run: Run, migration: Migration, local: bool = True) -> None:
     """Each transaction's first statement: its timeouts (SET LOCAL, so any pooler keeps
-    them in the transaction) and a check that it still runs on the locking session."""
+    them in the transaction) and a check that it still runs on the locking session.
+    A non-transactional migration sets them for the session (`local` False) instead."""
     lock = migration.lock_timeout or run.settings.lock_timeout
     statement = migration.statement_timeout or run.settings.statement_timeout
     # PostgreSQL 14+ can notice a vanished client (SIGKILLed runner) mid-statement and
@@ -156,12 +161,12 @@ def _begin(run: Run, migration: Migration) -> None:
     check = "1s" if run.conn.info.server_version >= 140000 else None
     row = run.conn.execute(
         """SELECT pg_backend_pid(),
-            set_config('lock_timeout', coalesce(%s, current_setting('lock_timeout')), true),
+            set_config('lock_timeout', coalesce(%s, current_setting('lock_timeout')), %s),
             set_config('statement_timeout',
-                       coalesce(%s, current_setting('statement_timeout')), true),
+                       coalesce(%s, current_setting('statement_timeout')), %s),
             CASE WHEN %s::text IS NOT NULL
-                 THEN set_config('client_connection_check_interval', %s, true) END""",
-        (lock, statement, check, check),
+                 THEN set_config('client_connection_check_interval', %s, %s) END""",
+        (lock, local, statement, local, check, check, local),
     ).fetchone()
     if row and row[0] != run.backend_pid:
         raise RefusedError(
@@ -173,7 +178,10 @@ def _begin(run: Run, migration: Migration) -> None:
 
 
 def _failure(
-    step: Step, statement: sqltext.Statement | None, exc: psycopg.Error
+    step: Step,
+    statement: sqltext.Statement | None,
+    exc: psycopg.Error,
+    outcome: str = "rolled back, earlier migrations are kept",
 ) -> MigrationFailedError:
     diag = exc.diag
     offset = None
@@ -185,7 +193,7 @@ def _failure(
     primary = (diag.message_primary or str(exc)).strip()
     message = (
         f"{where}: {step.direction.value} of {step.migration.label} failed in its {what}: "
-        f"{diag.sqlstate or '?'} {primary}; rolled back, earlier migrations are kept"
+        f"{diag.sqlstate or '?'} {primary}; {outcome}"
     )
     extra = [text for text in (diag.message_detail, diag.message_hint) if text]
     return MigrationFailedError(message, " ".join(extra) or None)
@@ -207,7 +215,8 @@ def locked(
 def current_status(
     conn: Connection, settings: Settings, graph: MigrationGraph
 ) -> tuple[MigrationStatus, ...]:
-    return planning.compare(graph, tracker.read_rows(conn, settings))
+    rows = tracker.read_rows(conn, settings)
+    return planning.compare(graph, rows, tracker.read_failures(conn, settings))
 
 
 def apply(
@@ -222,6 +231,7 @@ def apply(
     with locked(conn, settings, reporter, actor) as run:
         statuses = current_status(conn, settings, graph)
         planning.check_drift(statuses)
+        planning.check_failed(statuses)
         plan = planning.forwards_plan(graph, statuses, target)
         if plan:
             prepared = prepare(plan)  # refuse before creating even the tracking table
@@ -246,6 +256,7 @@ def revert(
     with locked(conn, settings, reporter, actor) as run:
         statuses = current_status(conn, settings, graph)
         planning.check_drift(statuses)
+        planning.check_failed(statuses)
         plan = planning.backwards_plan(graph, statuses, select(statuses), cascade)
         if plan:
             prepared = prepare(plan)
@@ -253,3 +264,59 @@ def revert(
             run_prepared(run, prepared)
         return plan
 
+
+
+_RESET = b"RESET ALL; RESET ROLE; RESET SESSION AUTHORIZATION"
+
+
+def run_autocommit(run: Run, item: Prepared, start: int = 0) -> None:
+    """A `transactional = false` migration: one statement at a time, each committed on its
+    own and logged as a `statement` event; the tracking row once the last one succeeds.
+    A failure records where it stopped so `repair --retry` can resume there."""
+    step, conn = item.step, run.conn
+    done = [sqltext.statement_checksum(s) for s in item.statements[:start]]
+    _begin(run, step.migration, local=False)
+    for index in range(start, len(item.statements)):
+        statement = item.statements[index]
+        started = time.perf_counter()
+        try:
+            conn.execute(statement.text.encode())
+        except (psycopg.Error, KeyboardInterrupt) as exc:
+            _stopped_part_way(run, item, index, done, exc, time.perf_counter() - started)
+        done.append(sqltext.statement_checksum(statement))
+        progress = {"index": index + 1, "of": len(item.statements), "checksum": done[-1]}
+        tracker.record_event(conn, run.settings, Event(
+            "statement", run.actor, step.migration, time.perf_counter() - started, detail=progress))
+    with conn.transaction():
+        conn.execute(_RESET)
+        if step.direction is Direction.FORWARDS:
+            tracker.record_applied(conn, run.settings, step.migration)
+        else:
+            tracker.record_reverted(conn, run.settings, step.migration)
+        detail: dict[str, object] = {"non_transactional": True, "resumed_at": start + 1 if start else None}
+        tracker.record_event(conn, run.settings, Event(step.direction.value, run.actor,
+                                                       step.migration, detail=detail))
+
+
+def _stopped_part_way(
+    run: Run, item: Prepared, index: int, done: list[str], exc: BaseException, seconds: float
+) -> None:
+    step = item.step
+    statement = item.statements[index]
+    with contextlib.suppress(psycopg.Error):
+        run.conn.execute(_RESET)
+    interrupted = isinstance(exc, KeyboardInterrupt)
+    outcome = f"statements 1..{index} of {len(item.statements)} stay committed"
+    error = (MigrationFailedError(f"{sqltext.where(step.sql, statement.offset)}: interrupted")
+             if interrupted else _failure(step, statement, exc, outcome))  # type: ignore[arg-type]
+    detail: dict[str, object] = {
+        "direction": step.direction.value, "statements_done": index, "done_checksums": done,
+        "failed_statement": statement.text[:2000], "statements": len(item.statements),
+    }
+    kind = "interrupted" if interrupted else f"{step.direction.value}-failed"
+    _record_failure(run, Event(kind, run.actor, step.migration, seconds, error.message, detail))
+    hint = (f"fix the cause, then `archon-plan repair --retry {step.migration.label}` "
+            f"resumes at statement {index + 1}")
+    if interrupted:
+        raise RunInterruptedError(f"interrupted during {step.migration.label}", hint) from None
+    raise MigrationFailedError(error.message, hint) from exc

@@ -54,6 +54,7 @@ class _EntryModel(BaseModel):
     description: str | None = None
     lock_timeout: str | None = Field(default=None, pattern=DURATION_PATTERN)
     statement_timeout: str | None = Field(default=None, pattern=DURATION_PATTERN)
+    transactional: bool = True
 
 
 class _Lines:
@@ -236,6 +237,7 @@ def _parse_entry(
         description=entry.description,
         lock_timeout=entry.lock_timeout,
         statement_timeout=entry.statement_timeout,
+        transactional=entry.transactional,
         entry=index + 1,
         line=lines.entry(index),
     )

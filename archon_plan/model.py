@@ -84,6 +84,7 @@ class Migration:
     description: str | None = None
     lock_timeout: str | None = None  # overrides [settings] for this migration
     statement_timeout: str | None = None
+    transactional: bool = True  # False: one statement at a time, in autocommit
     entry: int = 0  # 1-based position in the manifest
     line: int | None = None  # line of its [[migration]] header
 
@@ -170,7 +171,24 @@ class State(StrEnum):
     APPLIED_UNKNOWN_CHECKSUM = "applied-unknown-checksum"
     PENDING = "pending"
     MODIFIED = "modified"
+    FAILED = "failed"  # a non-transactional migration stopped part-way; needs repair
     UNKNOWN = "unknown"  # recorded in the database, absent from the manifest
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Where a non-transactional migration stopped, from its last `apply-failed` event."""
+
+    version: str
+    stem: str
+    direction: str  # apply or revert
+    statements_done: int
+    done_checksums: tuple[str, ...]  # of the statements that did run, to detect edits
+    error: str | None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.version, self.stem)
 
 
 @dataclass(frozen=True)
@@ -183,6 +201,7 @@ class MigrationStatus:
     migration: Migration | None = None
     row: AppliedRow | None = None
     out_of_order: bool = False
+    failure: Failure | None = None
 
     @property
     def label(self) -> str:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from .errors import DriftError, RefusedError, UsageError
 from .graph import MigrationGraph
 from .model import (
     AppliedRow,
     Direction,
+    Failure,
     Migration,
     MigrationStatus,
     Plan,
@@ -18,8 +20,11 @@ from .model import (
 )
 
 
-def compare(graph: MigrationGraph, rows: Sequence[AppliedRow]) -> tuple[MigrationStatus, ...]:
+def compare(
+    graph: MigrationGraph, rows: Sequence[AppliedRow], failures: Sequence[Failure] = ()
+) -> tuple[MigrationStatus, ...]:
     """Every migration in plan order with its state, then rows the manifest lacks."""
+    failed = {f.key: f for f in failures}
     by_key: dict[tuple[str, str], list[AppliedRow]] = {}
     for row in rows:
         by_key.setdefault(row.key, []).append(row)
@@ -29,7 +34,10 @@ def compare(graph: MigrationGraph, rows: Sequence[AppliedRow]) -> tuple[Migratio
         matched = by_key.pop(migration.key, [])
         # A row with a checksum says more than Archon's own NULL-checksum row.
         best = max(matched, key=lambda r: r.checksum is not None, default=None)
-        statuses.append(_status(migration, best, graph.position(migration) < last_applied))
+        status = _status(migration, best, graph.position(migration) < last_applied)
+        if migration.key in failed:
+            status = replace(status, state=State.FAILED, failure=failed[migration.key])
+        statuses.append(status)
     for leftover in by_key.values():
         for row in leftover:
             statuses.append(MigrationStatus(State.UNKNOWN, row.version,
@@ -48,6 +56,20 @@ def _status(migration: Migration, row: AppliedRow | None, before_applied: bool) 
         state = State.APPLIED
     out_of_order = state is State.PENDING and before_applied
     return MigrationStatus(state, migration.version, migration.stem, migration, row, out_of_order)
+
+
+def check_failed(statuses: Sequence[MigrationStatus]) -> None:
+    """A non-transactional migration that stopped part-way blocks every run until repaired."""
+    failed = [s for s in statuses if s.state is State.FAILED and s.failure]
+    if failed:
+        lines = [f"  {s.label}: {s.failure.direction} stopped after statement "
+                 f"{s.failure.statements_done} of the file: {s.failure.error}"
+                 for s in failed if s.failure]
+        raise RefusedError(
+            f"{len(failed)} non-transactional migration(s) stopped part-way:\n" + "\n".join(lines),
+            "fix the cause, then `archon-plan repair --retry NAME` resumes at the failed "
+            "statement; or fix by hand and use --mark-applied / --mark-reverted",
+        )
 
 
 def is_applied(status: MigrationStatus) -> bool:

@@ -92,12 +92,14 @@ def status_text(statuses: Sequence[MigrationStatus], database: str) -> str:
             State.APPLIED_UNKNOWN_CHECKSUM: "recorded without a checksum",
             State.MODIFIED: "file changed since it was applied",
             State.UNKNOWN: "in the database, not in the manifest",
+            State.FAILED: (f"{s.failure.direction} stopped after statement {s.failure.statements_done}"
+                           f"; repair --retry {s.label}" if s.failure else ""),
         }.get(s.state, "sorts before applied ones" if s.out_of_order else "")
         rows.append((s.state.value, s.version, s.stem, applied_at, note))
     n = counts(statuses)
     applied = n["applied"] + n["applied-unknown-checksum"]
     summary = (f"{applied} applied, {n['pending']} pending, {n['modified']} modified, "
-               f"{n['unknown']} unknown")
+               f"{n['unknown']} unknown" + (f", {n['failed']} FAILED" if n["failed"] else ""))
     body = table(("STATE", "VERSION", "MIGRATION", "APPLIED AT", "NOTE"), rows) if rows else ""
     return "\n".join(part for part in (f"Database: {database}", body, summary) if part)
 
@@ -113,6 +115,11 @@ def status_json(statuses: Sequence[MigrationStatus], database: str) -> str:
             "recorded_checksum": s.row.checksum if s.row else None,
             "file_checksum": s.migration.checksum if s.migration else None,
             "out_of_order": s.out_of_order,
+            "failed": None if s.failure is None else {
+                "direction": s.failure.direction,
+                "statements_done": s.failure.statements_done,
+                "error": s.failure.error,
+            },
         }
         for s in statuses
     ]

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from . import executor, tracker
-from .errors import UsageError
+from . import executor, sqltext, tracker
+from .errors import RefusedError, UsageError
 from .graph import MigrationGraph
-from .model import NOBODY, Actor, Event, Migration, MigrationStatus, Settings, State
+from .model import (
+    NOBODY,
+    Actor,
+    Direction,
+    Event,
+    Failure,
+    Migration,
+    MigrationStatus,
+    Plan,
+    Settings,
+    State,
+    Step,
+)
 
 
 class Repair(StrEnum):
@@ -53,3 +65,39 @@ def repair(
                       "file_checksum": migration.checksum, "previous_state": status.state.value}
             tracker.record_event(conn, settings, Event(action.value, actor, migration, detail=detail))
         return status
+
+
+def retry(
+    conn: executor.Connection,
+    settings: Settings,
+    graph: MigrationGraph,
+    reporter: executor.Reporter,
+    migration: Migration,
+    actor: Actor = NOBODY,
+) -> Failure:
+    """Resume a non-transactional migration at the statement that failed."""
+    with executor.locked(conn, settings, reporter, actor) as run:
+        status = next(s for s in executor.current_status(conn, settings, graph) if s.migration == migration)
+        failure = status.failure
+        if status.state is not State.FAILED or failure is None:
+            raise UsageError(f"{migration.label} is {status.state}; --retry resumes a failed "
+                             "non-transactional migration", "`archon-plan status` shows states")
+        step = Step(migration, Direction(failure.direction))
+        item = executor.prepare(Plan((step,)))[0]
+        ran = [sqltext.statement_checksum(s) for s in item.statements[: failure.statements_done]]
+        if ran != list(failure.done_checksums):
+            raise RefusedError(
+                f"{step.sql.display}: statements that already ran for {migration.label} were "
+                "edited since; resuming could skip or repeat work",
+                "restore them, or finish by hand and use --mark-applied / --mark-reverted",
+            )
+        failed = item.statements[failure.statements_done]
+        index = sqltext.invalid_index_candidate(failed)
+        dropped = bool(index) and tracker.drop_invalid_index(conn, str(index))
+        if dropped:
+            reporter.notice(f"dropped the INVALID index {index} left by the failed statement")
+        detail: dict[str, object] = {"resumed_at": failure.statements_done + 1,
+                                     "dropped_invalid_index": index if dropped else None}
+        tracker.record_event(conn, settings, Event("retry", actor, migration, 0.0, detail=detail))
+        executor.run_autocommit(run, item, failure.statements_done)
+        return failure

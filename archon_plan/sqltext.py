@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -123,6 +124,15 @@ def _breaks_transaction(node: ast.Node) -> str | None:
     return str(getattr(node.kind, "name", node.kind)).removeprefix("TRANS_STMT_").replace("_", " ")
 
 
+def invalid_index_candidate(statement: Statement) -> str | None:
+    """The index a failed CREATE INDEX CONCURRENTLY may have left INVALID behind."""
+    node = statement.node
+    if isinstance(node, ast.IndexStmt) and node.concurrent and node.idxname:
+        schema = node.relation.schemaname if node.relation else None
+        return f"{schema}.{node.idxname}" if schema else str(node.idxname)
+    return None
+
+
 def runnable_statements(sql: SqlFile) -> tuple[Statement, ...]:
     """The statements to run inside archon-plan's transaction.
 
@@ -132,8 +142,13 @@ def runnable_statements(sql: SqlFile) -> tuple[Statement, ...]:
     return tuple(s for s in split_statements(sql.text) if not _is_wrapper(s.node))
 
 
-def problems(sql: SqlFile, context: str) -> list[Problem]:
-    """Everything that stops a file from running in one transaction."""
+def statement_checksum(statement: Statement) -> str:
+    return hashlib.md5(statement.text.encode("utf-8")).hexdigest()
+
+
+def problems(sql: SqlFile, context: str, transactional: bool = True) -> list[Problem]:
+    """Everything that stops a file from running in its mode (one transaction, or
+    one statement at a time for `transactional = false`)."""
     try:
         statements = split_statements(sql.text)
     except SqlSyntaxError as exc:
@@ -144,13 +159,20 @@ def problems(sql: SqlFile, context: str) -> list[Problem]:
                              "write its SQL, or remove it from the manifest"))
     for statement in statements:
         reason = _needs_autocommit(statement.node)
-        if reason:
+        if reason and transactional:
             found.append(Problem(
                 where(sql, statement.offset),
                 f"{context}: {reason} cannot run inside a transaction",
-                "move it to its own migration; non-transactional migrations "
-                "are not supported yet",
+                "add `transactional = false` to its [[migration]] entry (it then runs one "
+                "statement at a time), ideally in a migration of its own",
             ))
+        if not transactional and isinstance(statement.node, ast.TransactionStmt):
+            found.append(Problem(
+                where(sql, statement.offset),
+                f"{context}: transaction control in a `transactional = false` migration",
+                "remove it: such a migration runs each statement on its own",
+            ))
+            continue
         bad = _breaks_transaction(statement.node)
         if bad:
             found.append(Problem(

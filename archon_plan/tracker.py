@@ -17,7 +17,7 @@ from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 
 from .errors import LockTimeoutError
-from .model import AppliedRow, Event, Migration, Settings
+from .model import AppliedRow, Event, Failure, Migration, Settings
 
 POLL_INTERVAL_S = 0.2
 
@@ -231,6 +231,44 @@ def update_checksum(
         (migration.checksum, migration.rollback.checksum if migration.rollback else None,
          migration.version, migration.stem, migration.migration_name),
     )
+
+
+def read_failures(
+    conn: psycopg.Connection[tuple[object, ...]], settings: Settings
+) -> list[Failure]:
+    """Non-transactional migrations whose last event says they stopped part-way."""
+    if not _exists(conn, settings, events=True):
+        return []
+    query = sql.SQL(r"""SELECT version, stem, detail, error FROM (
+            SELECT DISTINCT ON (version, regexp_replace(migration_name, '\.sql$', ''))
+                version, regexp_replace(migration_name, '\.sql$', '') AS stem, event, detail, error
+            FROM {}
+            WHERE version IS NOT NULL AND event <> 'statement' AND event <> 'retry'
+            ORDER BY version, regexp_replace(migration_name, '\.sql$', ''), id DESC) AS last
+        WHERE event IN ('apply-failed', 'revert-failed', 'interrupted')
+          AND detail ? 'statements_done'""").format(_events(settings))
+    with conn.cursor(row_factory=dict_row) as cursor:
+        rows = cursor.execute(query).fetchall()
+    return [
+        Failure(str(r["version"]), str(r["stem"]), str(r["detail"]["direction"]),
+                int(r["detail"]["statements_done"]), tuple(r["detail"]["done_checksums"]), r["error"])
+        for r in rows
+    ]
+
+
+def drop_invalid_index(conn: psycopg.Connection[tuple[object, ...]], name: str) -> bool:
+    """Drop an index a failed CREATE INDEX CONCURRENTLY left INVALID; True if there was one."""
+    row = conn.execute(
+        """SELECT n.nspname, c.relname FROM pg_index i
+           JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE i.indexrelid = to_regclass(%s) AND NOT i.indisvalid""",
+        (name,),
+    ).fetchone()
+    if row is None:
+        return False
+    conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
+        sql.Identifier(str(row[0]), str(row[1]))))
+    return True
 
 
 def lock_key(settings: Settings) -> int:
