@@ -303,7 +303,7 @@ def test_status_and_apply_in_text_and_json(tmp_path: Path, database_url: str, db
     document = json.loads(done.stdout)
     assert document["schema_version"] == 1
     assert document["counts"] == {"applied": 4, "applied-unknown-checksum": 0, "pending": 0,
-                                  "modified": 0, "unknown": 0}
+                                  "modified": 0, "failed": 0, "unknown": 0}
     assert all(m["state"] == "applied" and m["applied_at"] for m in document["migrations"])
     assert all(m["recorded_checksum"] == m["file_checksum"] for m in document["migrations"])
 
@@ -462,7 +462,8 @@ def test_example_project_applies_and_revert_last_6_leaves_only_the_tracking_tabl
     assert_ok(reverted)
     assert "6 migration(s) reverted." in reverted.stdout
     assert tracking_rows(db) == []
-    assert public_objects(db) == before | {("relation", "archon_migrations")}
+    history = {("relation", "archon_migrations_events"), ("relation", "archon_migrations_events_id_seq")}
+    assert public_objects(db) == before | {("relation", "archon_migrations")} | history
 
 
 # --- show and check: no database ----------------------------------------------------------------

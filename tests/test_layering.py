@@ -23,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "scaffold": {"errors", "model", "manifest"},
     "commands": {"errors", "model", "manifest", "sqltext", "graph", "connection", "planning",
                  "executor", "render", "scaffold", "repair", "tracker"},
-    "cli": {"errors", "commands", "connection", "__init__"},
+    "cli": {"errors", "model", "commands", "connection", "__init__"},
     "__init__": {"manifest", "graph"},
     "__main__": {"cli"},
 }
