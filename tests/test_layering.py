@@ -18,7 +18,7 @@ ALLOWED: dict[str, set[str]] = {
     "tracker": {"errors", "model"},
     "planning": {"errors", "model", "graph"},
     "executor": {"errors", "model", "planning", "sqltext", "tracker", "graph"},
-    "repair": {"errors", "model", "executor", "tracker", "graph"},
+    "repair": {"errors", "model", "executor", "sqltext", "tracker", "graph"},
     "render": {"errors", "model", "graph"},
     "scaffold": {"errors", "model", "manifest"},
     "commands": {"errors", "model", "manifest", "sqltext", "graph", "connection", "planning",
