@@ -327,3 +327,89 @@ def test_a_changed_backend_between_transactions_stops_the_run(
         with pytest.raises(RefusedError, match="transaction-mode pooler"):
             executor.run_prepared(run_, prepared)
     assert not table_exists(db, "t1") and tracking_rows(db) == []
+
+
+def concurrent_index_project(tmp_path: Path, transactional: bool = False) -> Path:
+    files = {
+        "migrations/0.1.0/001_items.sql": "CREATE TABLE items (id int, code text);\n"
+        "INSERT INTO items VALUES (1, 'a'), (2, 'a');\n",
+        "migrations/0.1.0/002_indexes.sql": "CREATE INDEX CONCURRENTLY items_id ON items (id);\n"
+        "CREATE UNIQUE INDEX CONCURRENTLY items_code ON items (code);\n"
+        "CREATE INDEX CONCURRENTLY items_both ON items (id, code);\n",
+    }
+    manifest = entry("0.1.0", "001_items", rollback=False) + entry("0.1.0", "002_indexes", rollback=False)
+    if not transactional:
+        manifest += "transactional = false\n"
+    return write_project(tmp_path, files, manifest)
+
+
+def indexes(db: Conn) -> dict[str, bool]:
+    rows = db.execute(
+        "SELECT indexrelid::regclass::text, indisvalid FROM pg_index WHERE indrelid = 'items'::regclass"
+    )
+    return {str(name): bool(valid) for name, valid in rows}
+
+
+def test_check_says_to_add_transactional_false_for_create_index_concurrently(tmp_path: Path) -> None:
+    concurrent_index_project(tmp_path, transactional=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "archon_plan", "--manifest", str(tmp_path / "migrations.toml"), "check"],
+        cwd=tmp_path,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == ExitCode.INVALID
+    assert "002_indexes.sql:2:1: migration 0.1.0/002_indexes: CREATE INDEX CONCURRENTLY" in result.stderr
+    assert "add `transactional = false` to its [[migration]] entry" in result.stderr
+
+
+def test_non_transactional_failure_is_recorded_blocks_apply_and_retry_resumes(
+    tmp_path: Path, database_url: str, db: Conn
+) -> None:
+    concurrent_index_project(tmp_path)
+    failed = run(tmp_path, database_url, "apply")
+    assert failed.returncode == ExitCode.MIGRATION_FAILED
+    assert "002_indexes.sql:2:1" in failed.stderr and "23505" in failed.stderr
+    assert "statements 1..1 of 3 stay committed" in failed.stderr
+    assert "repair --retry 0.1.0/002_indexes" in failed.stderr
+    assert indexes(db) == {"items_id": True, "items_code": False}  # the INVALID leftover
+    assert [n for _, n in tracking_rows(db)] == ["001_items.sql"]
+
+    status = json.loads(run(tmp_path, database_url, "status", "--format", "json").stdout)
+    second = status["migrations"][1]
+    assert second["state"] == "failed" and second["failed"]["statements_done"] == 1
+    assert run(tmp_path, database_url, "status", "--check").returncode == ExitCode.NOT_UP_TO_DATE
+    blocked = run(tmp_path, database_url, "apply")
+    assert blocked.returncode == ExitCode.REFUSED and "stopped part-way" in blocked.stderr
+
+    db.execute("UPDATE items SET code = 'b' WHERE id = 2")
+    retried = run(tmp_path, database_url, "repair", "0.1.0/002_indexes", "--retry")
+    assert retried.returncode == 0, retried.stderr
+    assert "dropped the INVALID index items_code" in retried.stderr
+    assert indexes(db) == {"items_id": True, "items_code": True, "items_both": True}
+    assert [n for _, n in tracking_rows(db)] == ["001_items.sql", "002_indexes.sql"]
+    assert [e for e, _ in events(db)] == [
+        "apply",
+        "statement",
+        "apply-failed",
+        "retry",
+        "statement",
+        "statement",
+        "apply",
+    ]
+    assert run(tmp_path, database_url, "status", "--check").returncode == 0
+
+
+def test_retry_refuses_when_statements_that_ran_were_edited(
+    tmp_path: Path, database_url: str, db: Conn
+) -> None:
+    concurrent_index_project(tmp_path)
+    assert run(tmp_path, database_url, "apply").returncode == ExitCode.MIGRATION_FAILED
+    path = tmp_path / "migrations/0.1.0/002_indexes.sql"
+    path.write_text(path.read_text().replace("items_id ON items (id)", "items_id2 ON items (id)"))
+    refused = run(tmp_path, database_url, "repair", "--retry", "002_indexes")
+    assert refused.returncode == ExitCode.REFUSED and "were edited since" in refused.stderr
+    assert [n for _, n in tracking_rows(db)] == ["001_items.sql"]
