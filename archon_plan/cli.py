@@ -9,7 +9,7 @@ import os
 import socket
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__
@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     history = add("history", help="the append-only event history of the database")
     history.add_argument("--format", choices=FORMATS_STATUS, default="text")
-    history.add_argument("--limit", type=int, metavar="N", help="only the last N events")
+    history.add_argument("--limit", type=_positive(int), metavar="N", help="only the last N events")
 
     repair = add("repair", help="change the history on purpose, or resume a failed migration")
     repair.add_argument("name", nargs="?", metavar="NAME", help="the migration (or after the flag)")
@@ -88,6 +88,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+        return value
+
+    return parse
+
+
 def _add_global_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
     def default(value: object) -> object:
         return value if defaults else argparse.SUPPRESS
@@ -97,8 +110,8 @@ def _add_global_options(parser: argparse.ArgumentParser, defaults: bool) -> None
     parser.add_argument("--database-url", default=default(None),
                         help="PostgreSQL URL (else ARCHON_DATABASE_URL, DATABASE_URL, SUPABASE_DB_URL, "
                         "SUPABASE_URL + SUPABASE_DB_PASSWORD, else the embedded PostgreSQL)")
-    parser.add_argument("--lock-timeout", type=float, metavar="SECONDS", default=default(None),
-                        help="how long to wait for another runner's lock (default 60)")
+    parser.add_argument("--lock-timeout", type=_positive(float), metavar="SECONDS", default=default(None),
+                        help="how long to wait for another runner's lock ([settings] lock_wait, 60)")
     parser.add_argument("--migration-lock-timeout", metavar="DURATION", default=default(None),
                         help="PostgreSQL lock_timeout for each migration, e.g. 5s (default 10s)")
     parser.add_argument("--statement-timeout", metavar="DURATION", default=default(None),

@@ -74,7 +74,7 @@ def load(context: Context) -> tuple[Manifest, graph.MigrationGraph]:
     for name in ("migration_lock_timeout", "statement_timeout"):
         value = getattr(context, name)
         if value is not None:
-            if not re.match(manifest.DURATION_PATTERN, value):
+            if not re.fullmatch(manifest.DURATION_PATTERN, value):
                 raise UsageError(f"--{name.replace('_', '-')} {value!r} is not a duration",
                                  "write it like 500ms, 5s, 2min or 1h")
             overrides[name.removeprefix("migration_")] = value
@@ -127,6 +127,7 @@ def apply(context: Context, args: argparse.Namespace) -> int:
         if args.dry_run:
             statuses = executor.current_status(conn, loaded.settings, built)
             planning.check_drift(statuses)
+            planning.check_failed(statuses)
             plan = planning.forwards_plan(built, statuses, target)
             return _dry_run(plan, "apply")
         plan = executor.apply(conn, loaded.settings, built, PrintReporter(), target, context.actor)

@@ -26,11 +26,11 @@ from .model import (
     normalize_sql_text,
 )
 
-IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")  # used with fullmatch
 HEADER_RE = re.compile(r"^\s*\[\[\s*migration\s*\]\]")
 MAX_VERSION_LENGTH = 20  # archon_migrations.version is VARCHAR(20)
 # PostgreSQL durations as its GUCs take them: "500ms", "5s", "2min", "1h"; "0" turns it off.
-DURATION_PATTERN = r"^\d+(ms|s|min|h)?$"
+DURATION_PATTERN = r"^[0-9]+(ms|s|min|h)?$"  # ASCII digits; `$` is end of text in pydantic
 
 
 class _SettingsModel(BaseModel):
@@ -105,6 +105,8 @@ def read_manifest(path: Path) -> tuple[Manifest, list[Problem]]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return _empty(path), [Problem(name, f"invalid TOML: {exc}")]
+    except RecursionError:
+        return _empty(path), [Problem(name, "invalid TOML: nested too deeply")]
     return _parse(path, data, _Lines(text))
 
 
@@ -177,7 +179,7 @@ def _parse_settings(
     parts = model.tracking_table.split(".")
     if len(parts) == 1:
         parts = ["public", *parts]
-    if len(parts) != 2 or not all(IDENTIFIER_RE.match(part) for part in parts):
+    if len(parts) != 2 or not all(IDENTIFIER_RE.fullmatch(part) for part in parts):
         problems.append(Problem(
             _where(path, line) + ": [settings]",
             f"tracking_table {model.tracking_table!r} is not a valid table name",
@@ -213,7 +215,7 @@ def _parse_entry(
         return None
     found = len(problems)
     _check_version(entry.version, where(lines.key(index, "version")), problems)
-    match = FILE_NAME_RE.match(Path(entry.file).name)
+    match = FILE_NAME_RE.fullmatch(Path(entry.file).name)
     if not match:
         problems.append(Problem(
             where(lines.key(index, "file")),
@@ -258,7 +260,7 @@ def _check_version(version: str, where: str, problems: list[Problem]) -> None:
 def _read_sql(root: Path, relative: str, where: str, problems: list[Problem]) -> SqlFile | None:
     try:
         path = (root / relative).resolve()
-    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+    except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop; a NUL byte
         problems.append(Problem(where, f"{relative} cannot be resolved: {exc}"))
         return None
     if not path.is_relative_to(root.resolve()):
@@ -275,8 +277,8 @@ def _read_sql(root: Path, relative: str, where: str, problems: list[Problem]) ->
         problems.append(Problem(where, f"{relative} is not UTF-8 text (byte {exc.start})",
                                 "save the file as UTF-8"))
         return None
-    except OSError as exc:
-        problems.append(Problem(where, f"{relative} cannot be read: {exc.strerror}"))
+    except (OSError, ValueError) as exc:
+        problems.append(Problem(where, f"{relative} cannot be read: {exc}"))
         return None
     if not text.strip():
         problems.append(Problem(where, f"{relative} is empty", "write its SQL, or remove it"))

@@ -13,7 +13,8 @@ from pathlib import Path
 from packaging.version import Version
 
 FILE_NAME_RULE = "NNN_snake_case_name.sql: exactly three digits, '_', lower-case letters, digits, '_'"
-FILE_NAME_RE = re.compile(r"^(?P<number>\d{3})_(?P<slug>[a-z0-9]+(?:_[a-z0-9]+)*)\.sql$")
+# Used with fullmatch: `$` would let a trailing newline through; ASCII digits only.
+FILE_NAME_RE = re.compile(r"(?P<number>[0-9]{3})_(?P<slug>[a-z0-9]+(?:_[a-z0-9]+)*)\.sql")
 DEFAULT_TRACKING_TABLE = "public.archon_migrations"
 
 

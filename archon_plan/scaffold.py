@@ -14,7 +14,7 @@ from .errors import ScaffoldError
 from .manifest import render_entries, render_settings
 from .model import FILE_NAME_RE, FILE_NAME_RULE, Manifest, Migration, sort_key
 
-SLUG_RE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
+SLUG_RE = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")  # used with fullmatch
 DESCRIPTION_RE = re.compile(r"^--\s*Description:\s*(?P<text>.+)$", re.M | re.I)
 MANIFEST_HEADER = (
     "# archon-plan manifest: every migration, in release order.\n"
@@ -39,7 +39,7 @@ class Created:
 
 def slugify(name: str) -> str:
     slug = re.sub(r"[\s-]+", "_", name.strip().lower())
-    if not SLUG_RE.match(slug):
+    if not SLUG_RE.fullmatch(slug):
         raise ScaffoldError(
             f"migration name {name!r} is not snake_case",
             "use lower-case letters, digits and '_', e.g. add_user_email",
@@ -167,7 +167,7 @@ def _is_version(name: str) -> bool:
 
 def _entries(version: str, folder: Path, root: Path) -> list[dict[str, Any]]:
     files = sorted(p for p in folder.glob("*.sql") if p.is_file())
-    bad = [p.name for p in files if not FILE_NAME_RE.match(p.name)]
+    bad = [p.name for p in files if not FILE_NAME_RE.fullmatch(p.name)]
     if bad:
         raise ScaffoldError(f"{folder}: {', '.join(bad)} do(es) not follow the rule "
                             f"{FILE_NAME_RULE}", "rename them, then run init again")

@@ -2,7 +2,8 @@
 
 Invariant (as Django's recorder states it): a row exists in the tracking table
 if and only if that migration's SQL committed. Rows are written and deleted
-inside the migration's own transaction, and never rewritten otherwise.
+inside the migration's own transaction, and otherwise changed only by an explicit
+`repair` (which leaves an event behind).
 """
 
 from __future__ import annotations
