@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -24,7 +23,7 @@ from . import (
     tracker,
 )
 from .errors import ExitCode, ManifestError, RefusedError, UsageError
-from .model import NOBODY, Actor, Manifest, Migration, Plan, Settings, State, Step
+from .model import NOBODY, Actor, Manifest, Migration, Plan, Settings, State, Step, duration_problem
 
 
 @dataclass
@@ -74,9 +73,9 @@ def load(context: Context) -> tuple[Manifest, graph.MigrationGraph]:
     for name in ("migration_lock_timeout", "statement_timeout"):
         value = getattr(context, name)
         if value is not None:
-            if not re.fullmatch(manifest.DURATION_PATTERN, value):
-                raise UsageError(f"--{name.replace('_', '-')} {value!r} is not a duration",
-                                 "write it like 500ms, 5s, 2min or 1h")
+            problem = duration_problem(value)
+            if problem:
+                raise UsageError(f"--{name.replace('_', '-')}: {problem}")
             overrides[name.removeprefix("migration_")] = value
     return replace(loaded, settings=replace(loaded.settings, **overrides)), built
 

@@ -7,11 +7,11 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import tomli_w
 from packaging.version import InvalidVersion, Version
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ManifestError, Problem
 from .model import (
@@ -23,14 +23,23 @@ from .model import (
     NameForm,
     Settings,
     SqlFile,
+    duration_problem,
     normalize_sql_text,
 )
+
+
+def _duration(text: str) -> str:
+    problem = duration_problem(text)
+    if problem:
+        raise ValueError(problem)
+    return text
+
 
 IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")  # used with fullmatch
 HEADER_RE = re.compile(r"^\s*\[\[\s*migration\s*\]\]")
 MAX_VERSION_LENGTH = 20  # archon_migrations.version is VARCHAR(20)
 # PostgreSQL durations as its GUCs take them: "500ms", "5s", "2min", "1h"; "0" turns it off.
-DURATION_PATTERN = r"^[0-9]+(ms|s|min|h)?$"  # ASCII digits; `$` is end of text in pydantic
+Duration = Annotated[str, AfterValidator(_duration)]
 
 
 class _SettingsModel(BaseModel):
@@ -39,8 +48,8 @@ class _SettingsModel(BaseModel):
     tracking_table: str = DEFAULT_TRACKING_TABLE
     recorded_name: Literal["file", "stem"] = "file"
     lock_wait: float = Field(default=60.0, gt=0)
-    lock_timeout: str | None = Field(default="10s", pattern=DURATION_PATTERN)
-    statement_timeout: str | None = Field(default=None, pattern=DURATION_PATTERN)
+    lock_timeout: Duration | None = "10s"
+    statement_timeout: Duration | None = None
     lock_retries: int = Field(default=3, ge=0, le=20)
 
 
@@ -52,8 +61,8 @@ class _EntryModel(BaseModel):
     rollback: str | None = None
     depends_on: list[str] = Field(default_factory=list)
     description: str | None = None
-    lock_timeout: str | None = Field(default=None, pattern=DURATION_PATTERN)
-    statement_timeout: str | None = Field(default=None, pattern=DURATION_PATTERN)
+    lock_timeout: Duration | None = None
+    statement_timeout: Duration | None = None
     transactional: bool = True
 
 
