@@ -189,7 +189,7 @@ def _failure(
         position = diag.statement_position
         offset = statement.offset + (int(position) - 1 if position else 0)
     where = sqltext.where(step.sql, offset)
-    what = "tracking row" if statement is None else "SQL"
+    what = "setup or tracking row" if statement is None else "SQL"
     primary = (diag.message_primary or str(exc)).strip()
     message = (
         f"{where}: {step.direction.value} of {step.migration.label} failed in its {what}: "

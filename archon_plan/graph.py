@@ -54,11 +54,16 @@ def check_graph(
     for migration in migrations:
         digraph.add_node(migration.key, migration=migration)
     problems: list[Problem] = []
+    by_stem: dict[str, list[Migration]] = {}
+    for migration in migrations:
+        by_stem.setdefault(migration.stem, []).append(migration)
     for migration in migrations:
         for name in migration.depends_on:
             where = _where(manifest, migration)
+            # Look among same-named migrations only: linear, not quadratic, at 10,000.
+            candidates = by_stem.get(strip_sql_suffix(name.rpartition("/")[2])) or migrations
             try:
-                dependency = resolve(name, migrations, default_version=migration.version)
+                dependency = resolve(name, candidates, default_version=migration.version)
             except UsageError as exc:
                 problems.append(Problem(where, f"depends_on: {exc.message}", exc.hint))
                 continue
