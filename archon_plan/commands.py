@@ -124,11 +124,7 @@ def apply(context: Context, args: argparse.Namespace) -> int:
     target = _target(built, args.target) if args.target else None
     with connected(context, loaded.settings, loaded.root) as (conn, _):
         if args.dry_run:
-            statuses = executor.current_status(conn, loaded.settings, built)
-            planning.check_drift(statuses)
-            planning.check_failed(statuses)
-            plan = planning.forwards_plan(built, statuses, target)
-            return _dry_run(plan, "apply")
+            return _dry_run(executor.plan_forwards(conn, loaded.settings, built, target), "apply")
         plan = executor.apply(conn, loaded.settings, built, PrintReporter(), target, context.actor)
     _summary(plan, "applied", len(built.order))
     return ExitCode.OK
@@ -146,9 +142,7 @@ def revert(context: Context, args: argparse.Namespace) -> int:
         select = lambda statuses: planning.revert_last(statuses, args.last)  # noqa: E731
     with connected(context, loaded.settings, loaded.root) as (conn, _):
         if args.dry_run:
-            statuses = executor.current_status(conn, loaded.settings, built)
-            planning.check_drift(statuses)
-            plan = planning.backwards_plan(built, statuses, select(statuses), args.cascade)
+            plan = executor.plan_backwards(conn, loaded.settings, built, select, args.cascade)
             return _dry_run(plan, "revert")
         plan = executor.revert(conn, loaded.settings, built, PrintReporter(), select,
                                args.cascade, context.actor)

@@ -24,6 +24,7 @@ from .graph import MigrationGraph
 from .model import NOBODY, Actor, Direction, Event, Migration, MigrationStatus, Plan, Settings, Step
 
 Connection = psycopg.Connection[tuple[object, ...]]
+Selector = Callable[[Sequence[MigrationStatus]], Sequence[Migration]]
 
 
 class Reporter(Protocol):
@@ -219,6 +220,26 @@ def current_status(
     return planning.compare(graph, rows, tracker.read_failures(conn, settings))
 
 
+def plan_forwards(
+    conn: Connection, settings: Settings, graph: MigrationGraph, target: Migration | None = None
+) -> Plan:
+    """What apply would run, after the refusals (drift, a failed migration); reads only."""
+    statuses = current_status(conn, settings, graph)
+    planning.check_drift(statuses)
+    planning.check_failed(statuses)
+    return planning.forwards_plan(graph, statuses, target)
+
+
+def plan_backwards(
+    conn: Connection, settings: Settings, graph: MigrationGraph, select: Selector, cascade: bool
+) -> Plan:
+    """What revert would run, after the same refusals; reads only."""
+    statuses = current_status(conn, settings, graph)
+    planning.check_drift(statuses)
+    planning.check_failed(statuses)
+    return planning.backwards_plan(graph, statuses, select(statuses), cascade)
+
+
 def apply(
     conn: Connection,
     settings: Settings,
@@ -229,18 +250,12 @@ def apply(
 ) -> Plan:
     """Apply what is pending (up to target) under the lock; return what ran."""
     with locked(conn, settings, reporter, actor) as run:
-        statuses = current_status(conn, settings, graph)
-        planning.check_drift(statuses)
-        planning.check_failed(statuses)
-        plan = planning.forwards_plan(graph, statuses, target)
+        plan = plan_forwards(conn, settings, graph, target)
         if plan:
             prepared = prepare(plan)  # refuse before creating even the tracking table
             tracker.ensure_table(conn, settings)
             run_prepared(run, prepared)
         return plan
-
-
-Selector = Callable[[Sequence[MigrationStatus]], Sequence[Migration]]
 
 
 def revert(
@@ -254,10 +269,7 @@ def revert(
 ) -> Plan:
     """Run rollbacks for the selected migrations (and dependents with cascade)."""
     with locked(conn, settings, reporter, actor) as run:
-        statuses = current_status(conn, settings, graph)
-        planning.check_drift(statuses)
-        planning.check_failed(statuses)
-        plan = planning.backwards_plan(graph, statuses, select(statuses), cascade)
+        plan = plan_backwards(conn, settings, graph, select, cascade)
         if plan:
             prepared = prepare(plan)
             tracker.ensure_table(conn, settings)  # an Archon table may lack the events table
