@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import psycopg
+from psycopg import pq
+from psycopg.pq.abc import PGresult
 
-from . import planning, sqltext, tracker
+from . import batch, planning, sqltext, tracker
 from .errors import (
     ManifestError,
     MigrationFailedError,
@@ -21,7 +23,7 @@ from .errors import (
     RunInterruptedError,
 )
 from .graph import MigrationGraph
-from .model import NOBODY, Actor, Direction, Event, Migration, MigrationStatus, Plan, Settings, Step
+from .model import NOBODY, Actor, Event, Migration, MigrationStatus, Plan, Settings, Step
 
 Connection = psycopg.Connection[tuple[object, ...]]
 Selector = Callable[[Sequence[MigrationStatus]], Sequence[Migration]]
@@ -67,6 +69,10 @@ class Run:
     reporter: Reporter
     actor: Actor
     backend_pid: int  # the session that holds the lock; another one means a pooler
+
+    @property
+    def server_version(self) -> int:
+        return self.conn.info.server_version
 
 
 def run_prepared(run: Run, prepared: Sequence[Prepared]) -> None:
@@ -122,75 +128,81 @@ def _record_failure(run: Run, event: Event) -> None:
         tracker.record_event(run.conn, run.settings, event)
 
 
+class _CountingCursor(psycopg.Cursor[tuple[object, ...]]):
+    """Remembers how many statements of a message completed before an error.
+
+    PostgreSQL gives no position for many execution errors (ALTER TABLE on a missing
+    table), and psycopg raises from the error result alone; the count of results that
+    came before it names the failing statement. This overrides psycopg's private
+    result check (pinned <4); tests/test_executor.py proves the mapping on every run.
+    """
+
+    completed: int | None = None
+
+    def _check_results(self, results: list[PGresult]) -> None:
+        ok = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
+        self.completed = next((i for i, r in enumerate(results) if r.status not in ok), len(results))
+        super()._check_results(results)
+
+
 def _run_step(run: Run, item: Prepared) -> None:
-    step, conn, settings = item.step, run.conn, run.settings
-    current: sqltext.Statement | None = None
+    """The migration, its tracking row and its event in one message: one round trip."""
+    step, conn = item.step, run.conn
+    setup = batch.setup_statement(run.settings, step.migration, run.backend_pid, run.server_version)
+    record = batch.record_statement(run.settings, step, Event(step.direction.value, run.actor,
+                                                              step.migration))
+    message = batch.build(setup.as_string(conn), item.statements, record.as_string(conn))
+    cursor = _CountingCursor(conn)
     try:
-        with conn.transaction():
-            _begin(run, step.migration)
-            for current in item.statements:
-                conn.execute(current.text.encode())
-            current = None
-            # A file's SET (statement_timeout, search_path, role) must neither hit
-            # its tracking row nor leak into the next migration; RESET is transactional,
-            # and RESET ALL leaves the role and session authorization alone.
-            conn.execute(b"RESET ALL; RESET ROLE; RESET SESSION AUTHORIZATION")
-            if step.direction is Direction.FORWARDS:
-                tracker.record_applied(conn, settings, step.migration)
-            else:
-                tracker.record_reverted(conn, settings, step.migration)
-            tracker.record_event(conn, settings, Event(step.direction.value, run.actor, step.migration))
+        cursor.execute(message.text.encode())
     except psycopg.Error as exc:
+        _refuse_changed_session(run, step.migration, exc)
         lock_not_available = isinstance(exc, psycopg.errors.LockNotAvailable)
-        raise _Failed(_failure(step, current, exc), lock_not_available) from exc
+        raise _Failed(_failure(step, *_locate(message, cursor.completed, exc), exc),
+                      lock_not_available) from exc
     except KeyboardInterrupt:
         _record_failure(run, Event("interrupted", run.actor, step.migration, 0.0, "Ctrl-C"))
         raise RunInterruptedError(
             f"interrupted during {step.direction.value} of {step.migration.label}; "
             "it was rolled back, earlier migrations are kept"
         ) from None
+    finally:
+        cursor.close()
 
 
-def _begin(run: Run, migration: Migration, local: bool = True) -> None:
-    """Each transaction's first statement: its timeouts (SET LOCAL, so any pooler keeps
-    them in the transaction) and a check that it still runs on the locking session.
-    A non-transactional migration sets them for the session (`local` False) instead."""
-    lock = migration.lock_timeout or run.settings.lock_timeout
-    statement = migration.statement_timeout or run.settings.statement_timeout
-    # PostgreSQL 14+ can notice a vanished client (SIGKILLed runner) mid-statement and
-    # roll back at once, instead of when the statement would have ended.
-    check = "1s" if run.conn.info.server_version >= 140000 else None
-    row = run.conn.execute(
-        """SELECT pg_backend_pid(),
-            set_config('lock_timeout', coalesce(%s, current_setting('lock_timeout')), %s),
-            set_config('statement_timeout',
-                       coalesce(%s, current_setting('statement_timeout')), %s),
-            CASE WHEN %s::text IS NOT NULL
-                 THEN set_config('client_connection_check_interval', %s, %s) END""",
-        (lock, local, statement, local, check, check, local),
-    ).fetchone()
-    if row and row[0] != run.backend_pid:
-        raise RefusedError(
-            f"the database session changed between transactions (backend {run.backend_pid}, "
-            f"now {row[0]}): a transaction-mode pooler is in the way; nothing of "
-            f"{migration.label} was applied",
-            "connect directly (Supabase: db.<ref>.supabase.co:5432) or through a session pooler",
-        )
+def _locate(message: batch.Batch, completed: int | None, exc: psycopg.Error) -> tuple[int | None, bool]:
+    """Where in the file the message failed, and whether in the file's SQL at all."""
+    position = exc.diag.statement_position
+    if position:
+        index = message.statement_at(int(position) - 1)
+        return (None, False) if index is None else (message.file_offset(index, int(position) - 1), True)
+    index = None if completed is None else completed - batch.SETUP
+    if index is not None and 0 <= index < len(message.statements):
+        return message.statements[index].offset, True
+    return None, False
+
+
+def _refuse_changed_session(run: Run, migration: Migration, exc: psycopg.Error) -> None:
+    if batch.SESSION_GUARD not in (exc.diag.message_primary or ""):
+        return
+    raise RefusedError(
+        f"the database session changed since the migration lock was taken (backend "
+        f"{run.backend_pid}): a transaction-mode pooler is in the way; nothing of "
+        f"{migration.label} was applied",
+        "connect directly (Supabase: db.<ref>.supabase.co:5432) or through a session pooler",
+    ) from None
 
 
 def _failure(
     step: Step,
-    statement: sqltext.Statement | None,
+    offset: int | None,
+    in_sql: bool,
     exc: psycopg.Error,
     outcome: str = "rolled back, earlier migrations are kept",
 ) -> MigrationFailedError:
     diag = exc.diag
-    offset = None
-    if statement is not None:
-        position = diag.statement_position
-        offset = statement.offset + (int(position) - 1 if position else 0)
     where = sqltext.where(step.sql, offset)
-    what = "setup or tracking row" if statement is None else "SQL"
+    what = "SQL" if in_sql else "setup or tracking row"
     primary = (diag.message_primary or str(exc)).strip()
     message = (
         f"{where}: {step.direction.value} of {step.migration.label} failed in its {what}: "
@@ -287,7 +299,13 @@ def run_autocommit(run: Run, item: Prepared, start: int = 0) -> None:
     A failure records where it stopped so `repair --retry` can resume there."""
     step, conn = item.step, run.conn
     done = [sqltext.statement_checksum(s) for s in item.statements[:start]]
-    _begin(run, step.migration, local=False)
+    setup = batch.setup_statement(run.settings, step.migration, run.backend_pid, run.server_version,
+                                  local=False)
+    try:
+        conn.execute(setup)
+    except psycopg.Error as exc:
+        _refuse_changed_session(run, step.migration, exc)
+        raise
     for index in range(start, len(item.statements)):
         statement = item.statements[index]
         started = time.perf_counter()
@@ -299,15 +317,10 @@ def run_autocommit(run: Run, item: Prepared, start: int = 0) -> None:
         progress = {"index": index + 1, "of": len(item.statements), "checksum": done[-1]}
         tracker.record_event(conn, run.settings, Event(
             "statement", run.actor, step.migration, time.perf_counter() - started, detail=progress))
-    with conn.transaction():
-        conn.execute(_RESET)
-        if step.direction is Direction.FORWARDS:
-            tracker.record_applied(conn, run.settings, step.migration)
-        else:
-            tracker.record_reverted(conn, run.settings, step.migration)
-        detail: dict[str, object] = {"non_transactional": True, "resumed_at": start + 1 if start else None}
-        tracker.record_event(conn, run.settings, Event(step.direction.value, run.actor,
-                                                       step.migration, detail=detail))
+    detail: dict[str, object] = {"non_transactional": True, "resumed_at": start + 1 if start else None}
+    record = batch.record_statement(run.settings, step, Event(step.direction.value, run.actor,
+                                                              step.migration, detail=detail))
+    conn.execute(_RESET + b";\n" + record.as_bytes(conn))  # one implicit transaction
 
 
 def _stopped_part_way(
@@ -320,7 +333,7 @@ def _stopped_part_way(
     interrupted = isinstance(exc, KeyboardInterrupt)
     outcome = f"statements 1..{index} of {len(item.statements)} stay committed"
     error = (MigrationFailedError(f"{sqltext.where(step.sql, statement.offset)}: interrupted")
-             if interrupted else _failure(step, statement, exc, outcome))  # type: ignore[arg-type]
+             if interrupted else _failure(step, *_offset_in(statement, exc), exc, outcome))  # type: ignore[arg-type]
     detail: dict[str, object] = {
         "direction": step.direction.value, "statements_done": index, "done_checksums": done,
         "failed_statement": statement.text[:2000], "statements": len(item.statements),
@@ -332,3 +345,9 @@ def _stopped_part_way(
     if interrupted:
         raise RunInterruptedError(f"interrupted during {step.migration.label}", hint) from None
     raise MigrationFailedError(error.message, hint) from exc
+
+
+def _offset_in(statement: sqltext.Statement, exc: psycopg.Error) -> tuple[int, bool]:
+    """A failed statement sent on its own: the server's position is relative to it."""
+    position = exc.diag.statement_position
+    return statement.offset + (int(position) - 1 if position else 0), True

@@ -181,3 +181,12 @@ def problems(sql: SqlFile, context: str, transactional: bool = True) -> list[Pro
                 "remove it: archon-plan runs each migration in its own transaction",
             ))
     return found
+
+
+def changes_settings(statement: Statement) -> bool:
+    """SET, SET LOCAL, RESET, SET ROLE, SET SESSION AUTHORIZATION at the top level."""
+    return isinstance(statement.node, ast.VariableSetStmt)
+
+
+def is_do_block(statement: Statement) -> bool:
+    return isinstance(statement.node, ast.DoStmt)

