@@ -15,6 +15,7 @@ from . import (
     executor,
     graph,
     manifest,
+    plancache,
     planning,
     render,
     repair,
@@ -62,11 +63,16 @@ def run(context: Context, args: argparse.Namespace) -> int:
 
 
 def load(context: Context) -> tuple[Manifest, graph.MigrationGraph]:
-    """Manifest and graph, with every problem of both reported at once."""
-    loaded, problems = manifest.read_manifest(context.manifest_path)
-    built, graph_problems = graph.check_graph(loaded.migrations, str(context.manifest_path))
-    if problems or graph_problems:
-        raise ManifestError([*problems, *graph_problems])
+    """Manifest and graph, with every problem of both reported at once; cached when unchanged."""
+    cached = plancache.load(context.manifest_path)
+    if cached:
+        loaded, built = cached
+    else:
+        loaded, problems = manifest.read_manifest(context.manifest_path)
+        built, graph_problems = graph.check_graph(loaded.migrations, str(context.manifest_path))
+        if problems or graph_problems:
+            raise ManifestError([*problems, *graph_problems])
+        plancache.store(context.manifest_path, loaded, built)
     overrides: dict[str, Any] = {}
     if context.lock_timeout is not None:
         overrides["lock_wait_s"] = context.lock_timeout

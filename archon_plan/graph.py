@@ -3,37 +3,68 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-
-import networkx as nx
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from .errors import ManifestError, Problem, UsageError
 from .model import Migration, sort_key, strip_sql_suffix
 
+if TYPE_CHECKING:
+    import networkx as nx
+
+Key = tuple[str, str]
+
 
 @dataclass(frozen=True)
 class MigrationGraph:
-    """Migrations in plan order, with their resolved dependencies."""
+    """Migrations in plan order, with their resolved dependencies.
+
+    networkx validates and orders the graph when it is built (check_graph); the built
+    graph is plain data, so a cached plan needs no networkx (whose import alone costs
+    about 100 ms of every `status`)."""
 
     order: tuple[Migration, ...]
-    digraph: nx.DiGraph  # edges point from a dependency to its dependent
+    requires: Mapping[Key, tuple[Key, ...]]  # each migration's direct dependencies
+
+    @cached_property
+    def _positions(self) -> dict[Key, int]:
+        return {m.key: i for i, m in enumerate(self.order)}
+
+    @cached_property
+    def _required_by(self) -> dict[Key, list[Key]]:
+        dependents: dict[Key, list[Key]] = {}
+        for key, dependencies in self.requires.items():
+            for dependency in dependencies:
+                dependents.setdefault(dependency, []).append(key)
+        return dependents
 
     def dependencies(self, migration: Migration) -> tuple[Migration, ...]:
-        return self._sorted(self.digraph.predecessors(migration.key))
+        return self._sorted(self.requires.get(migration.key, ()))
 
     def ancestors(self, migration: Migration) -> tuple[Migration, ...]:
-        return self._sorted(nx.ancestors(self.digraph, migration.key))
+        return self._sorted(_reachable(migration.key, self.requires))
 
     def descendants(self, migration: Migration) -> tuple[Migration, ...]:
-        return self._sorted(nx.descendants(self.digraph, migration.key))
+        return self._sorted(_reachable(migration.key, self._required_by))
 
     def position(self, migration: Migration) -> int:
-        return int(self.digraph.nodes[migration.key]["position"])
+        return self._positions[migration.key]
 
-    def _sorted(self, keys: Iterable[tuple[str, str]]) -> tuple[Migration, ...]:
-        nodes = self.digraph.nodes
-        return tuple(sorted((nodes[k]["migration"] for k in keys), key=self.position))
+    def _sorted(self, keys: Iterable[Key]) -> tuple[Migration, ...]:
+        return tuple(self.order[i] for i in sorted(self._positions[k] for k in keys))
+
+
+def _reachable(start: Key, edges: Mapping[Key, Sequence[Key]]) -> set[Key]:
+    seen: set[Key] = set()
+    todo = list(edges.get(start, ()))
+    while todo:
+        key = todo.pop()
+        if key not in seen:
+            seen.add(key)
+            todo.extend(edges.get(key, ()))
+    return seen
 
 
 def build_graph(
@@ -50,6 +81,8 @@ def check_graph(
     migrations: Sequence[Migration], manifest: str = "migrations.toml"
 ) -> tuple[MigrationGraph, list[Problem]]:
     """Build the graph and return it with every dependency problem found."""
+    import networkx as nx
+
     digraph = nx.DiGraph()
     for migration in migrations:
         digraph.add_node(migration.key, migration=migration)
@@ -81,9 +114,8 @@ def check_graph(
             digraph.add_edge(dependency.key, migration.key)
     problems.extend(_cycles(manifest, digraph))
     order = _order(digraph, migrations)
-    for position, migration in enumerate(order):
-        digraph.nodes[migration.key]["position"] = position
-    return MigrationGraph(order=order, digraph=digraph), problems
+    requires = {m.key: tuple(digraph.predecessors(m.key)) for m in migrations}
+    return MigrationGraph(order=order, requires=requires), problems
 
 
 def _where(manifest: str, migration: Migration) -> str:
@@ -92,6 +124,8 @@ def _where(manifest: str, migration: Migration) -> str:
 
 
 def _cycles(manifest: str, digraph: nx.DiGraph) -> list[Problem]:
+    import networkx as nx
+
     problems = []
     cycles = []
     for found in nx.simple_cycles(digraph):
@@ -106,6 +140,8 @@ def _cycles(manifest: str, digraph: nx.DiGraph) -> list[Problem]:
 
 def _order(digraph: nx.DiGraph, migrations: Sequence[Migration]) -> tuple[Migration, ...]:
     """Topological order that falls back on (version, NNN) to break ties."""
+    import networkx as nx
+
     nodes = digraph.nodes
     if not nx.is_directed_acyclic_graph(digraph):  # reported already; still show something
         return tuple(sorted(migrations, key=sort_key))

@@ -9,8 +9,10 @@ from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from packaging.version import Version
+if TYPE_CHECKING:
+    from packaging.version import Version
 
 FILE_NAME_RULE = "NNN_snake_case_name.sql: exactly three digits, '_', lower-case letters, digits, '_'"
 # Used with fullmatch: `$` would let a trailing newline through; ASCII digits only.
@@ -150,6 +152,8 @@ class Event:
 
 def sort_key(migration: Migration) -> tuple[Version, int, str]:
     """Releases in release order (0.10.0 after 0.9.0), then NNN."""
+    from packaging.version import Version  # only when ordering: keeps `status` light
+
     return (Version(migration.version), migration.number, migration.stem)
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from pglast import ast, enums, parser
+if TYPE_CHECKING:  # pglast is imported where SQL is read: `status` never needs it
+    from pglast import ast
 
 from .errors import Problem
 from .model import SqlFile
@@ -22,6 +24,8 @@ class Statement:
 
     @property
     def is_transaction_control(self) -> bool:
+        from pglast import ast
+
         return isinstance(self.node, ast.TransactionStmt)
 
 
@@ -52,6 +56,8 @@ def where(sql: SqlFile, offset: int | None) -> str:
 @lru_cache(maxsize=4096)
 def split_statements(text: str) -> tuple[Statement, ...]:
     """Top-level statements with their offsets; raises SqlSyntaxError."""
+    from pglast import parser
+
     try:
         raw = parser.parse_sql(text)
     except parser.ParseError as exc:
@@ -69,6 +75,8 @@ def split_statements(text: str) -> tuple[Statement, ...]:
 
 def _needs_autocommit(node: ast.Node) -> str | None:
     """Why PostgreSQL refuses this statement in a transaction block, if it does."""
+    from pglast import ast, enums
+
     match node:
         case ast.IndexStmt(concurrent=True):
             return "CREATE INDEX CONCURRENTLY"
@@ -106,26 +114,37 @@ def _needs_autocommit(node: ast.Node) -> str | None:
     return None
 
 
-_KINDS = enums.TransactionStmtKind
-# Dropped from the file: archon-plan's own transaction takes their place.
-_WRAPPERS = {_KINDS.TRANS_STMT_BEGIN, _KINDS.TRANS_STMT_START, _KINDS.TRANS_STMT_COMMIT}
-# Harmless inside our transaction.
-_NESTED = {_KINDS.TRANS_STMT_SAVEPOINT, _KINDS.TRANS_STMT_RELEASE, _KINDS.TRANS_STMT_ROLLBACK_TO}
+@lru_cache(maxsize=1)
+def _transaction_kinds() -> tuple[frozenset[object], frozenset[object]]:
+    """Dropped from the file (our own transaction takes their place), and harmless in it."""
+    from pglast import enums
+
+    kinds = enums.TransactionStmtKind
+    wrappers = frozenset({kinds.TRANS_STMT_BEGIN, kinds.TRANS_STMT_START, kinds.TRANS_STMT_COMMIT})
+    nested = frozenset({kinds.TRANS_STMT_SAVEPOINT, kinds.TRANS_STMT_RELEASE, kinds.TRANS_STMT_ROLLBACK_TO})
+    return wrappers, nested
 
 
 def _is_wrapper(node: ast.Node) -> bool:
-    return isinstance(node, ast.TransactionStmt) and node.kind in _WRAPPERS
+    from pglast import ast
+
+    return isinstance(node, ast.TransactionStmt) and node.kind in _transaction_kinds()[0]
 
 
 def _breaks_transaction(node: ast.Node) -> str | None:
     """ROLLBACK, PREPARE TRANSACTION and the like would end our transaction early."""
-    if not isinstance(node, ast.TransactionStmt) or node.kind in _WRAPPERS | _NESTED:
+    from pglast import ast
+
+    wrappers, nested = _transaction_kinds()
+    if not isinstance(node, ast.TransactionStmt) or node.kind in wrappers | nested:
         return None
     return str(getattr(node.kind, "name", node.kind)).removeprefix("TRANS_STMT_").replace("_", " ")
 
 
 def invalid_index_candidate(statement: Statement) -> str | None:
     """The index a failed CREATE INDEX CONCURRENTLY may have left INVALID behind."""
+    from pglast import ast
+
     node = statement.node
     if isinstance(node, ast.IndexStmt) and node.concurrent and node.idxname:
         schema = node.relation.schemaname if node.relation else None
@@ -149,6 +168,8 @@ def statement_checksum(statement: Statement) -> str:
 def problems(sql: SqlFile, context: str, transactional: bool = True) -> list[Problem]:
     """Everything that stops a file from running in its mode (one transaction, or
     one statement at a time for `transactional = false`)."""
+    from pglast import ast
+
     try:
         statements = split_statements(sql.text)
     except SqlSyntaxError as exc:
@@ -185,8 +206,12 @@ def problems(sql: SqlFile, context: str, transactional: bool = True) -> list[Pro
 
 def changes_settings(statement: Statement) -> bool:
     """SET, SET LOCAL, RESET, SET ROLE, SET SESSION AUTHORIZATION at the top level."""
+    from pglast import ast
+
     return isinstance(statement.node, ast.VariableSetStmt)
 
 
 def is_do_block(statement: Statement) -> bool:
+    from pglast import ast
+
     return isinstance(statement.node, ast.DoStmt)

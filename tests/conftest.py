@@ -18,6 +18,14 @@ from psycopg.conninfo import make_conninfo
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "archon-v1"
 
 
+@pytest.fixture(autouse=True)
+def plan_cache_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """archon-plan caches validated manifests in the user's cache folder: one per test here."""
+    folder = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(folder))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def server_url() -> Iterator[str]:
     """An administrative URL of the server the tests run on."""

@@ -1,0 +1,123 @@
+"""A cache of the validated manifest and its graph, so an unchanged manifest is not parsed again.
+
+`status` and a no-op `apply` run in every deploy and CI job; validating migrations.toml
+with pydantic and ordering it with networkx costs more than the database queries (the
+imports alone take about 150 ms). The cache holds the structure only: it is keyed on the
+manifest's bytes and the tool's version, and every SQL file is still read and hashed on
+each run, so a changed file is always seen. It lives in the user's cache folder, never
+in the project, so a file committed to a repository cannot feed it. JSON, not pickle:
+reading it never runs code. Any doubt (missing, unreadable, stale) is a miss.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .graph import MigrationGraph
+from .model import Manifest, Migration, Settings, SqlFile, normalize_sql_text
+
+FORMAT = 1
+
+
+def folder(env: dict[str, str] | None = None) -> Path:
+    values = os.environ if env is None else env
+    base = values.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "archon-plan"
+
+
+def _entry_path(manifest_path: Path) -> Path:
+    name = hashlib.md5(str(manifest_path.resolve()).encode()).hexdigest()
+    return folder() / f"{name}.json"
+
+
+def _key(manifest_bytes: bytes) -> str:
+    return f"{FORMAT}:{__version__}:{hashlib.md5(manifest_bytes).hexdigest()}"
+
+
+def load(manifest_path: Path) -> tuple[Manifest, MigrationGraph] | None:
+    """The cached manifest and graph with every SQL file read afresh, or None."""
+    try:
+        key = _key(manifest_path.read_bytes())
+        data = json.loads(_entry_path(manifest_path).read_text(encoding="utf-8"))
+        if data.get("key") != key:
+            return None
+        root = manifest_path.resolve().parent
+        migrations = tuple(_migration(item, root) for item in data["migrations"])
+        settings = _values(Settings, data["settings"])
+    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return None
+    requires = {m.key: tuple((str(v), str(s)) for v, s in deps)
+                for m, deps in zip(migrations, data["requires"], strict=True)}
+    order = tuple(migrations[i] for i in data["order"])
+    return Manifest(manifest_path, settings, migrations), MigrationGraph(order, requires)
+
+
+def store(manifest_path: Path, manifest: Manifest, graph: MigrationGraph) -> None:
+    """Remember a manifest that loaded without problems; best effort (a read-only home is fine)."""
+    index = {m.key: i for i, m in enumerate(manifest.migrations)}
+    data = {
+        "key": _key(manifest_path.read_bytes()),
+        "settings": _plain(manifest.settings),
+        "migrations": [_plain(m) for m in manifest.migrations],
+        "requires": [[list(k) for k in graph.requires.get(m.key, ())] for m in manifest.migrations],
+        "order": [index[m.key] for m in graph.order],
+    }
+    path = _entry_path(manifest_path)
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(data), encoding="utf-8")
+        partial.replace(path)  # atomic: a concurrent reader sees the old file or the new one
+
+
+def _plain(value: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(value):
+        item = getattr(value, f.name)
+        if isinstance(item, SqlFile):
+            item = [str(item.path), item.display]
+        elif isinstance(item, frozenset):
+            item = sorted(item)
+        elif isinstance(item, tuple):
+            item = list(item)
+        out[f.name] = item
+    return out
+
+
+def _values(kind: Any, data: dict[str, Any], **given: Any) -> Any:
+    """Rebuild a frozen dataclass, restoring tuples, frozensets and enums from its defaults."""
+    arguments = dict(given)
+    for f in dataclasses.fields(kind):
+        if f.name in arguments:
+            continue
+        value = data[f.name]
+        default = f.default
+        if isinstance(default, Enum | tuple | frozenset):
+            value = type(default)(value)
+        arguments[f.name] = value
+    return kind(**arguments)
+
+
+def _migration(item: dict[str, Any], root: Path) -> Migration:
+    sql = _read(item["sql"], root)
+    rollback = _read(item["rollback"], root) if item["rollback"] else None
+    return _values(Migration, item, sql=sql, rollback=rollback)  # type: ignore[no-any-return]
+
+
+def _read(stored: list[str], root: Path) -> SqlFile:
+    """Read a SQL file as the manifest loader does; anything it would object to is a miss."""
+    path = Path(stored[0])
+    if not path.resolve().is_relative_to(root):
+        raise ValueError(path)
+    text = normalize_sql_text(path.read_bytes())
+    if not text.strip():
+        raise ValueError(path)
+    return SqlFile(path=path, display=stored[1], text=text)

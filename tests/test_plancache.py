@@ -1,0 +1,92 @@
+"""The plan cache: an unchanged manifest is not parsed again, and nothing stale is ever used."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from archon_plan import plancache
+from archon_plan.cli import main
+from archon_plan.graph import build_graph
+from archon_plan.manifest import load_manifest
+from tests.helpers import entry, write_project
+
+
+def project(tmp_path: Path) -> Path:
+    files = {
+        "migrations/0.1.0/001_create_a.sql": "CREATE TABLE a (id int);",
+        "migrations/0.1.0/rollbacks/001_create_a.sql": "DROP TABLE a;",
+        "migrations/0.1.0/002_create_b.sql": "CREATE TABLE b (id int);",
+        "migrations/0.1.0/rollbacks/002_create_b.sql": "DROP TABLE b;",
+        "migrations/0.2.0/001_add_c.sql": "ALTER TABLE a ADD COLUMN c int;",
+        "migrations/0.2.0/rollbacks/001_add_c.sql": "ALTER TABLE a DROP COLUMN c;",
+    }
+    manifest = "\n".join([entry("0.1.0", "001_create_a"), entry("0.1.0", "002_create_b"),
+                          entry("0.2.0", "001_add_c", depends_on=("0.1.0/001_create_a",))])
+    return write_project(tmp_path, files, manifest)
+
+
+def test_cached_manifest_and_graph_equal_a_fresh_load(tmp_path: Path) -> None:
+    path = project(tmp_path)
+    fresh = load_manifest(path)
+    graph = build_graph(fresh.migrations)
+    plancache.store(path, fresh, graph)
+    cached = plancache.load(path)
+    assert cached is not None
+    manifest, cached_graph = cached
+    assert manifest.migrations == fresh.migrations
+    assert manifest.settings == fresh.settings
+    assert cached_graph.order == graph.order
+    assert [cached_graph.dependencies(m) for m in graph.order] == [graph.dependencies(m) for m in graph.order]
+
+
+def test_an_edited_manifest_misses(tmp_path: Path) -> None:
+    path = project(tmp_path)
+    fresh = load_manifest(path)
+    plancache.store(path, fresh, build_graph(fresh.migrations))
+    path.write_text(path.read_text() + "\n# a comment\n")
+    assert plancache.load(path) is None
+
+
+def test_an_edited_sql_file_is_read_afresh_on_a_hit(tmp_path: Path) -> None:
+    path = project(tmp_path)
+    fresh = load_manifest(path)
+    plancache.store(path, fresh, build_graph(fresh.migrations))
+    first = fresh.migrations[0].sql.path
+    first.write_text("CREATE TABLE a (id bigint);")
+    cached = plancache.load(path)
+    assert cached is not None
+    assert cached[0].migrations[0].sql.text == "CREATE TABLE a (id bigint);"
+    assert cached[0].migrations[0].checksum != fresh.migrations[0].checksum
+
+
+@pytest.mark.parametrize("damage", ["delete", "empty"])
+def test_a_missing_or_emptied_file_misses_so_the_loader_reports_it(
+    tmp_path: Path, damage: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = project(tmp_path)
+    assert main(["--manifest", str(path), "show"]) == 0  # fills the cache
+    rollback = load_manifest(path).migrations[1].rollback
+    assert rollback is not None
+    if damage == "delete":
+        rollback.path.unlink()
+    else:
+        rollback.path.write_text("   \n")
+    assert plancache.load(path) is None
+    assert main(["--manifest", str(path), "show"]) == 4
+    assert "002_create_b.sql" in capsys.readouterr().err
+
+
+def test_a_corrupt_cache_file_is_a_miss(tmp_path: Path, plan_cache_folder: Path) -> None:
+    path = project(tmp_path)
+    assert main(["--manifest", str(path), "show"]) == 0
+    (cache_file,) = (plan_cache_folder / "archon-plan").glob("*.json")
+    cache_file.write_text("{not json")
+    assert plancache.load(path) is None
+    data = {"key": "x"}
+    cache_file.write_text(json.dumps(data))
+    assert plancache.load(path) is None
+    assert main(["--manifest", str(path), "show"]) == 0
+
