@@ -1,0 +1,1 @@
+"""The archon-plan benchmark: synthetic projects, baselines timed in the same run, ratios."""
