@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from .api import load_manifest, plan, release, status
+    from .diff import compare_manifests
+    from .errors import ArchonPlanError
     from .graph import build_graph
-    from .manifest import load_manifest
+    from .manifest import manifest_json_schema
+    from .revision import load_base
 
-__all__ = ["__version__", "build_graph", "load_manifest"]
+# The public API (docs/api.md): name -> the module that defines it.
+_API = {
+    "load_manifest": "api", "plan": "api", "release": "api", "status": "api",
+    "build_graph": "graph", "manifest_json_schema": "manifest", "load_base": "revision",
+    "compare_manifests": "diff", "ArchonPlanError": "errors",
+}
+__all__ = [
+    "ArchonPlanError", "__version__", "build_graph", "compare_manifests", "load_base", "load_manifest",
+    "manifest_json_schema", "plan", "release", "status",
+]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy, so `archon-plan --version` does not pay for pydantic and networkx.
-    if name == "load_manifest":
-        from .manifest import load_manifest
-
-        return load_manifest
-    if name == "build_graph":
-        from .graph import build_graph
-
-        return build_graph
-    raise AttributeError(name)
+    # Lazy, so `archon-plan --version` does not pay for pydantic, networkx and psycopg.
+    if name not in _API:
+        raise AttributeError(name)
+    return getattr(importlib.import_module(f".{_API[name]}", __name__), name)

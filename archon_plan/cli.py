@@ -16,8 +16,12 @@ from . import __version__
 from .errors import ArchonPlanError, ExitCode
 from .model import Actor
 
-FORMATS_SHOW = ("text", "json", "mermaid", "dot")
+# review.VERBS, spelled here so that parsing need not import review.py
+REVIEW_VERBS = ("check", "diff", "schema", "rehearse")
+FORMATS_SHOW = ("text", "json", "mermaid", "dot", "markdown")
+FORMATS_DIFF = ("text", "json", "markdown")
 FORMATS_STATUS = ("text", "json")
+FORMATS_CHECK = ("text", "json", "github", "markdown")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Declarative, manifest-driven PostgreSQL migrations.",
         epilog="Exit codes: 0 ok, 3 migration failed, 4 invalid manifest or plan, "
         "5 refused for safety, 6 database unreachable, 7 lock timeout, "
-        "8 not up to date (status --check), 130 interrupted.",
+        "8 not up to date (status --check), 9 lint warnings (check --strict), "
+        "10 a rollback does not restore the schema (rehearse), 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"archon-plan {__version__}")
     _add_global_options(parser, defaults=True)
@@ -37,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     add = functools.partial(sub.add_parser, parents=[common])
 
     show = add("show", help="print the plan from the manifest alone")
-    show.add_argument("--format", choices=FORMATS_SHOW, default="text")
+    show.add_argument("--format", choices=FORMATS_SHOW, default="text",
+                      help="markdown: release notes from the descriptions")
+    show.add_argument("--release", metavar="V", help="only the migrations of release V")
 
     status = add("status", help="compare the manifest with the database")
     status.add_argument("--format", choices=FORMATS_STATUS, default="text")
@@ -79,7 +86,28 @@ def build_parser() -> argparse.ArgumentParser:
         action.add_argument(flag, nargs="?", const="", metavar="NAME", help=text)
     repair.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
-    add("check", help="validate manifest, files, dependencies and SQL; no database")
+    check = add("check", help="validate manifest, files, dependencies and SQL, and lint the SQL; "
+                "no database")
+    check.add_argument("--format", choices=FORMATS_CHECK, default="text",
+                       help="github: workflow annotations; markdown: a table for a PR comment")
+    check.add_argument("--strict", action="store_true", help="exit 9 when there are warnings")
+
+    diff = add("diff", help="compare the migrations with a git revision or another manifest")
+    diff.add_argument("base", metavar="BASE", help="a git revision (origin/main, HEAD~1) or a manifest file")
+    diff.add_argument("--format", choices=FORMATS_DIFF, default="text",
+                      help="markdown: a pull-request comment")
+
+    add("schema", help="print the JSON Schema of migrations.toml, for editors")
+
+    rehearse = add(
+        "rehearse", help="prove each rollback on a scratch database (never the configured one)",
+        description="Apply each migration, revert it and compare the schema with the one before, "
+        "on a new scratch database: on a throwaway embedded PostgreSQL, or on the server that "
+        "--database-url names (its own database is left alone). ARCHON_DATABASE_URL and the "
+        "other variables are not read. Exit 10 when a rollback does not restore the schema.")
+    rehearse.add_argument("--changed-since", metavar="BASE",
+                          help="rehearse only migrations not in BASE (a git revision or a manifest file)")
+    rehearse.add_argument("--format", choices=FORMATS_STATUS, default="text")
 
     init = add("init", help="write migrations.toml for an existing folder")
     init.add_argument("folder", nargs="?", type=Path, default=Path("migrations"), metavar="DIR")
@@ -146,6 +174,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         actor=_actor(),
     )
     try:
+        if args.command in REVIEW_VERBS:
+            from . import review
+
+            return int(review.run(context, args))
         return int(commands.run(context, args))
     except ArchonPlanError as exc:
         return _report(context, exc, exc.exit_code, args.traceback, str(exc))

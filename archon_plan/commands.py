@@ -1,4 +1,5 @@
-"""One function per CLI verb; the only place besides cli.py that prints."""
+"""One function per CLI verb (review.py holds check, diff, rehearse, schema); with review.py,
+the only place besides cli.py that prints."""
 
 from __future__ import annotations
 
@@ -10,19 +11,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import (
-    connection,
-    executor,
-    graph,
-    manifest,
-    plancache,
-    planning,
-    render,
-    repair,
-    scaffold,
-    sqltext,
-    tracker,
-)
+# Only what `status` and `apply` need at import: pydantic (manifest), packaging
+# (releases, scaffold) and the review verbs (review.py) load where they are used.
+from . import connection, executor, graph, plancache, planning, render, repair, tracker
 from .errors import ExitCode, ManifestError, RefusedError, UsageError
 from .model import NOBODY, Actor, Manifest, Migration, Plan, Settings, State, Step, duration_problem
 
@@ -56,8 +47,7 @@ class PrintReporter:
 def run(context: Context, args: argparse.Namespace) -> int:
     handler = {
         "show": show, "status": status, "apply": apply, "revert": revert,
-        "create": create, "check": check, "init": init, "history": history,
-        "repair": repair_history,
+        "create": create, "init": init, "history": history, "repair": repair_history,
     }[args.command]
     return handler(context, args)
 
@@ -68,6 +58,8 @@ def load(context: Context) -> tuple[Manifest, graph.MigrationGraph]:
     if cached:
         loaded, built = cached
     else:
+        from . import manifest
+
         loaded, problems = manifest.read_manifest(context.manifest_path)
         built, graph_problems = graph.check_graph(loaded.migrations, str(context.manifest_path))
         if problems or graph_problems:
@@ -104,10 +96,13 @@ def connected(context: Context, settings: Settings, root: Path) -> Iterator[tupl
 
 
 def show(context: Context, args: argparse.Namespace) -> int:
+    from . import releases
+
     _, built = load(context)
-    formatter = {"text": render.show_text, "json": render.show_json,
-                 "mermaid": render.show_mermaid, "dot": render.show_dot}[args.format]
-    print(formatter(built))
+    only = None if args.release is None else releases.release(built, args.release)
+    formatter = {"text": render.show_text, "json": render.show_json, "mermaid": render.show_mermaid,
+                 "dot": render.show_dot, "markdown": releases.release_notes}[args.format]
+    print(formatter(built, only))
     return ExitCode.OK
 
 
@@ -223,6 +218,8 @@ def create(context: Context, args: argparse.Namespace) -> int:
         loaded = Manifest(context.manifest_path, Settings(), ())
         built = graph.build_graph(())
     depends = [graph.resolve(name, built.order).label for name in args.depends_on]
+    from . import scaffold
+
     made = scaffold.create(loaded, args.name, args.release, depends)
     print(f"created {_shown(made.sql)}")
     print(f"created {_shown(made.rollback)}")
@@ -238,24 +235,14 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def check(context: Context, args: argparse.Namespace) -> int:
-    loaded, problems = manifest.read_manifest(context.manifest_path)
-    _, graph_problems = graph.check_graph(loaded.migrations, str(context.manifest_path))
-    problems.extend(graph_problems)
-    for m in loaded.migrations:
-        problems.extend(sqltext.problems(m.sql, f"migration {m.label}", m.transactional))
-        if m.rollback:
-            problems.extend(sqltext.problems(m.rollback, f"rollback of {m.label}", m.transactional))
-    if problems:
-        raise ManifestError(problems)
-    print(f"{context.manifest_path}: {len(loaded.migrations)} migration(s), no problems found.")
-    return ExitCode.OK
-
-
 def init(context: Context, args: argparse.Namespace) -> int:
+    from . import scaffold
+
     count, archon = scaffold.init(args.folder, context.manifest_path, args.release)
     print(f"wrote {context.manifest_path} with {count} migration(s)")
     if archon:
         print("Archon layout found: rows are recorded without .sql (recorded_name = \"stem\"),"
               " as Archon's application expects")
     return ExitCode.OK
+
+

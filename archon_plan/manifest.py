@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -12,7 +13,9 @@ from typing import Annotated, Any, Literal
 import tomli_w
 from packaging.version import InvalidVersion, Version
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic.config import JsonDict
 
+from . import rules
 from .errors import ManifestError, Problem
 from .model import (
     DEFAULT_TRACKING_TABLE,
@@ -40,30 +43,54 @@ HEADER_RE = re.compile(r"^\s*\[\[\s*migration\s*\]\]")
 MAX_VERSION_LENGTH = 20  # archon_migrations.version is VARCHAR(20)
 # PostgreSQL durations as its GUCs take them: "500ms", "5s", "2min", "1h"; "0" turns it off.
 Duration = Annotated[str, AfterValidator(_duration)]
+# Patterns for the JSON Schema only (ECMA-262 syntax): validation keeps its own, clearer messages.
+_DURATION: JsonDict = {"pattern": "^[0-9]+(ms|s|min|h)?$"}
+_TABLE_PATTERN = "^([A-Za-z_][A-Za-z0-9_]{0,62}[.])?[A-Za-z_][A-Za-z0-9_]{0,62}$"
+_FILE_PATTERN = "(^|/)[0-9]{3}_[a-z0-9]+(_[a-z0-9]+)*[.]sql$"
 
 
 class _SettingsModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    tracking_table: str = DEFAULT_TRACKING_TABLE
-    recorded_name: Literal["file", "stem"] = "file"
-    lock_wait: float = Field(default=60.0, gt=0)
-    lock_timeout: Duration | None = "10s"
-    statement_timeout: Duration | None = None
-    lock_retries: int = Field(default=3, ge=0, le=20)
+    tracking_table: str = Field(
+        default=DEFAULT_TRACKING_TABLE, json_schema_extra={"pattern": _TABLE_PATTERN},
+        description="The table that records applied migrations: `schema.table`, or `table` in public.")
+    recorded_name: Literal["file", "stem"] = Field(
+        default="file", description="How new rows write migration_name: `001_x.sql` (file) or "
+        "`001_x` (stem, as Archon's own SQL does).")
+    lock_wait: float = Field(default=60.0, gt=0, description=(
+        "Seconds to wait for another runner's migration lock before giving up (exit code 7)."))
+    lock_timeout: Duration | None = Field(default="10s", json_schema_extra=_DURATION, description=(
+        "PostgreSQL lock_timeout inside each migration: 500ms, 5s, 2min, 1h; \"0\" turns it off."))
+    statement_timeout: Duration | None = Field(default=None, json_schema_extra=_DURATION, description=(
+        "PostgreSQL statement_timeout inside each migration; unset: the server's own."))
+    lock_retries: int = Field(default=3, ge=0, le=20, description=(
+        "Retries, with backoff, of a migration that failed with lock_not_available (55P03)."))
 
 
 class _EntryModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    version: str
-    file: str
-    rollback: str | None = None
-    depends_on: list[str] = Field(default_factory=list)
-    description: str | None = None
-    lock_timeout: Duration | None = None
-    statement_timeout: Duration | None = None
-    transactional: bool = True
+    version: str = Field(json_schema_extra={"maxLength": MAX_VERSION_LENGTH}, description=(
+        "The release this migration belongs to, e.g. \"0.2.0\"; releases run in release order."))
+    file: str = Field(json_schema_extra={"pattern": _FILE_PATTERN}, description=(
+        "The forward SQL file, relative to the manifest, named NNN_snake_case_name.sql."))
+    rollback: str | None = Field(default=None, description=(
+        "The SQL file that undoes `file`, relative to the manifest; `revert` needs it."))
+    depends_on: list[str] = Field(default_factory=list, description=(
+        "Earlier migrations this one needs: `NNN_name` in the same version, or `VERSION/NNN_name`."))
+    description: str | None = Field(default=None, description="Free text; release notes show it.")
+    lock_timeout: Duration | None = Field(default=None, json_schema_extra=_DURATION, description=(
+        "This migration's PostgreSQL lock_timeout, over [settings]."))
+    statement_timeout: Duration | None = Field(default=None, json_schema_extra=_DURATION, description=(
+        "This migration's PostgreSQL statement_timeout, over [settings]."))
+    transactional: bool = Field(default=True, description=(
+        "false: run one statement at a time in autocommit, for CREATE INDEX CONCURRENTLY and the like."))
+    allow: list[str] = Field(default_factory=list, json_schema_extra={"items": {"enum": [
+        rule.code for rule in rules.RULES if rule.allowable]}}, description=(
+        "Lint warnings `check` accepts for this migration, e.g. [\"AP201\"]; needs allow_reason."))
+    allow_reason: str | None = Field(default=None, description=(
+        "Why the allowed warnings are safe here, for the reviewer."))
 
 
 class _Lines:
@@ -224,6 +251,7 @@ def _parse_entry(
         return None
     found = len(problems)
     _check_version(entry.version, where(lines.key(index, "version")), problems)
+    _check_allow(entry, where(lines.key(index, "allow")), problems)
     match = FILE_NAME_RE.fullmatch(Path(entry.file).name)
     if not match:
         problems.append(Problem(
@@ -249,6 +277,8 @@ def _parse_entry(
         lock_timeout=entry.lock_timeout,
         statement_timeout=entry.statement_timeout,
         transactional=entry.transactional,
+        allow=frozenset(entry.allow),
+        allow_reason=entry.allow_reason,
         entry=index + 1,
         line=lines.entry(index),
     )
@@ -266,13 +296,41 @@ def _check_version(version: str, where: str, problems: list[Problem]) -> None:
                                 "the tracking table stores versions as VARCHAR(20)"))
 
 
+def _check_allow(entry: _EntryModel, where: str, problems: list[Problem]) -> None:
+    for code in entry.allow:
+        rule = rules.BY_CODE.get(code)
+        if rule is None:
+            hint = _did_you_mean(code.strip().upper(), tuple(rules.BY_CODE))
+            problems.append(Problem(where, f"allow: {code!r} is not a lint rule", hint))
+        elif not rule.allowable:
+            problems.append(Problem(where, f"allow: {code} ({rule.name}) is an error and cannot be allowed",
+                                    "fix the SQL: an error would break the run or its history"))
+    if entry.allow and not (entry.allow_reason or "").strip():
+        problems.append(Problem(where, "allow needs allow_reason",
+                                'add allow_reason = "why this is safe here" to the entry'))
+
+
+@functools.lru_cache(maxsize=1024)
+def _resolved(folder: Path) -> Path:
+    return folder.resolve()
+
+
+def _resolve(root: Path, relative: str) -> Path:
+    """(root / relative).resolve(), resolving each folder once: at 10,000 files a full
+    resolve per file (an lstat per path component) was a third of `check`."""
+    joined = root / relative
+    if joined.is_symlink() or ".." in joined.parts:
+        return joined.resolve()
+    return _resolved(joined.parent) / joined.name
+
+
 def _read_sql(root: Path, relative: str, where: str, problems: list[Problem]) -> SqlFile | None:
     try:
-        path = (root / relative).resolve()
+        path = _resolve(root, relative)
     except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop; a NUL byte
         problems.append(Problem(where, f"{relative} cannot be resolved: {exc}"))
         return None
-    if not path.is_relative_to(root.resolve()):
+    if not path.is_relative_to(_resolved(root)):
         problems.append(Problem(where, f"{relative} lies outside the project folder {root}",
                                 "keep migrations beside the manifest"))
         return None
@@ -328,3 +386,51 @@ def render_entries(entries: Sequence[Mapping[str, Any]]) -> str:
 
 def render_settings(settings: Mapping[str, Any]) -> str:
     return "[settings]\n" + tomli_w.dumps(dict(settings))
+
+
+SCHEMA_DRAFT = "http://json-schema.org/draft-07/schema#"  # the newest draft Taplo's validator knows
+
+
+def manifest_json_schema() -> dict[str, Any]:
+    """The JSON Schema of migrations.toml, for editors that validate TOML as it is typed."""
+    entry = _toml_schema(_EntryModel.model_json_schema(), "[[migration]]")
+    settings = _toml_schema(_SettingsModel.model_json_schema(), "[settings]")
+    definitions = {**settings.pop("$defs", {}), **entry.pop("$defs", {})}  # refs point at the root
+    return {
+        "$schema": SCHEMA_DRAFT,
+        "title": "archon-plan migrations.toml",
+        "description": "The manifest of an archon-plan project: settings and every migration.",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "settings": {**settings, "description": "Project-wide settings; every key is optional."},
+            "migration": {"type": "array", "items": entry,
+                          "description": "Every migration: a release, a SQL file, its rollback."},
+        },
+        **({"$defs": definitions} if definitions else {}),
+    }
+
+
+def _toml_schema(schema: dict[str, Any], title: str) -> dict[str, Any]:
+    """TOML has no null: `X | None` is just X, and an absent key needs no null default."""
+    for prop in schema.get("properties", {}).values():
+        options = [o for o in prop.pop("anyOf", []) if o != {"type": "null"}]
+        if len(options) == 1:
+            prop.update(options[0])
+        elif options:
+            prop["anyOf"] = options
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
+    return {**schema, "title": title}
+
+
+def named_files(text: str) -> list[str]:
+    """The `file` and `rollback` paths a manifest's text names, as written; [] if unreadable."""
+    try:
+        entries = tomllib.loads(text).get("migration", [])
+    except (tomllib.TOMLDecodeError, RecursionError):
+        return []  # read_manifest reports it, with its line
+    if not isinstance(entries, list):
+        return []
+    return [value for item in entries if isinstance(item, dict)
+            for value in (item.get("file"), item.get("rollback")) if isinstance(value, str)]

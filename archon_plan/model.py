@@ -105,6 +105,8 @@ class Migration:
     transactional: bool = True  # False: one statement at a time, in autocommit
     entry: int = 0  # 1-based position in the manifest
     line: int | None = None  # line of its [[migration]] header
+    allow: frozenset[str] = frozenset()  # lint rule codes (warnings) accepted for this migration
+    allow_reason: str | None = None  # why they are accepted, for reviewers
 
     @property
     def migration_name(self) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -49,7 +50,7 @@ def load(manifest_path: Path) -> tuple[Manifest, MigrationGraph] | None:
         data = json.loads(_entry_path(manifest_path).read_text(encoding="utf-8"))
         if data.get("key") != key:
             return None
-        root = manifest_path.resolve().parent
+        root = os.path.join(manifest_path.resolve().parent, "")  # with a trailing separator
         migrations = tuple(_migration(item, root) for item in data["migrations"])
         settings = _values(Settings, data["settings"])
     except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
@@ -70,7 +71,10 @@ def store(manifest_path: Path, manifest: Manifest, graph: MigrationGraph) -> Non
         "requires": [[list(k) for k in graph.requires.get(m.key, ())] for m in manifest.migrations],
         "order": [index[m.key] for m in graph.order],
     }
-    path = _entry_path(manifest_path)
+    _write(_entry_path(manifest_path), data)
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.tmp")
@@ -95,29 +99,50 @@ def _plain(value: Any) -> dict[str, Any]:
 def _values(kind: Any, data: dict[str, Any], **given: Any) -> Any:
     """Rebuild a frozen dataclass, restoring tuples, frozensets and enums from its defaults."""
     arguments = dict(given)
-    for f in dataclasses.fields(kind):
-        if f.name in arguments:
-            continue
-        value = data[f.name]
-        default = f.default
-        if isinstance(default, Enum | tuple | frozenset):
-            value = type(default)(value)
-        arguments[f.name] = value
+    for name, convert in _converters(kind):
+        if name not in arguments:
+            value = data[name]
+            arguments[name] = value if convert is None else convert(value)
     return kind(**arguments)
 
 
-def _migration(item: dict[str, Any], root: Path) -> Migration:
+@functools.cache
+def _converters(kind: Any) -> tuple[tuple[str, Any], ...]:
+    """Each field with the type its JSON value must become (None: as it is); once per class."""
+    return tuple((f.name, type(f.default) if isinstance(f.default, Enum | tuple | frozenset) else None)
+                 for f in dataclasses.fields(kind))
+
+
+def _migration(item: dict[str, Any], root: str) -> Migration:
     sql = _read(item["sql"], root)
     rollback = _read(item["rollback"], root) if item["rollback"] else None
     return _values(Migration, item, sql=sql, rollback=rollback)  # type: ignore[no-any-return]
 
 
-def _read(stored: list[str], root: Path) -> SqlFile:
-    """Read a SQL file as the manifest loader does; anything it would object to is a miss."""
-    path = Path(stored[0])  # resolved when stored; resolving again costs a syscall per folder
-    if not path.is_relative_to(root):
+def _read(stored: list[str], root: str) -> SqlFile:
+    """Read a SQL file as the manifest loader does; anything it would object to is a miss.
+    Strings, not pathlib, until the end: this runs for every file on every `status`."""
+    path = stored[0]  # resolved when stored; resolving again costs a syscall per folder
+    if not path.startswith(root):
         raise ValueError(path)
-    text = normalize_sql_text(path.read_bytes())
+    with open(path, "rb") as file:
+        text = normalize_sql_text(file.read())
     if not text.strip():
         raise ValueError(path)
-    return SqlFile(path=path, display=stored[1], text=text)
+    return SqlFile(path=Path(path), display=stored[1], text=text)
+
+
+def load_memo(manifest_path: Path, kind: str) -> dict[str, Any]:
+    """Results another command kept for this manifest (e.g. lint findings by file checksums)."""
+    try:
+        data = json.loads(_entry_path(manifest_path).with_suffix(f".{kind}.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("key") != _key(b""):
+        return {}
+    entries = data.get("entries")
+    return entries if isinstance(entries, dict) else {}
+
+
+def store_memo(manifest_path: Path, kind: str, entries: dict[str, Any]) -> None:
+    _write(_entry_path(manifest_path).with_suffix(f".{kind}.json"), {"key": _key(b""), "entries": entries})

@@ -36,19 +36,24 @@ def migration_dict(graph: MigrationGraph, migration: Migration) -> dict[str, Any
     }
 
 
-def show_json(graph: MigrationGraph) -> str:
-    migrations = [migration_dict(graph, m) for m in graph.order]
+def show_json(graph: MigrationGraph, only: Sequence[Migration] | None = None) -> str:
+    migrations = [migration_dict(graph, m) for m in _listed(graph, only)]
     return json.dumps({"schema_version": SCHEMA_VERSION, "migrations": migrations}, indent=2)
 
 
-def show_text(graph: MigrationGraph) -> str:
+def _listed(graph: MigrationGraph, only: Sequence[Migration] | None) -> Sequence[Migration]:
+    """All migrations, or those `show --release` picked (positions stay those of the whole plan)."""
+    return graph.order if only is None else only
+
+
+def show_text(graph: MigrationGraph, only: Sequence[Migration] | None = None) -> str:
     rows = [
         (
             str(graph.position(m) + 1), m.version, m.stem,
             "yes" if m.rollback else "NO",
             ", ".join(d.label for d in graph.dependencies(m)) or "-",
         )
-        for m in graph.order
+        for m in _listed(graph, only)
     ]
     summary = f"{len(rows)} migration(s)"
     return table(("#", "VERSION", "MIGRATION", "ROLLBACK", "DEPENDS ON"), rows) + "\n" + summary
@@ -58,20 +63,25 @@ def _node_id(migration: Migration) -> str:
     return "m_" + migration.label.replace(".", "_").replace("/", "__")
 
 
-def show_mermaid(graph: MigrationGraph) -> str:
+def show_mermaid(graph: MigrationGraph, only: Sequence[Migration] | None = None) -> str:
     lines = ["graph TD"]
-    for m in graph.order:
+    listed = _listed(graph, only)
+    for m in listed:
         lines.append(f'    {_node_id(m)}["{m.label}"]')
-    for m in graph.order:
+    # Under `show --release`, dependencies in other releases need a node with their label too.
+    shown = {m.key for m in listed}
+    outside = {d.key: d for m in listed for d in graph.dependencies(m) if d.key not in shown}
+    lines.extend(f'    {_node_id(d)}["{d.label}"]' for d in sorted(outside.values(), key=graph.position))
+    for m in listed:
         lines.extend(f"    {_node_id(d)} --> {_node_id(m)}" for d in graph.dependencies(m))
     return "\n".join(lines)
 
 
-def show_dot(graph: MigrationGraph) -> str:
+def show_dot(graph: MigrationGraph, only: Sequence[Migration] | None = None) -> str:
     lines = ["digraph migrations {", "    rankdir=LR;"]
-    for m in graph.order:
+    for m in _listed(graph, only):
         lines.append(f'    "{m.label}";')
-    for m in graph.order:
+    for m in _listed(graph, only):
         lines.extend(f'    "{d.label}" -> "{m.label}";' for d in graph.dependencies(m))
     lines.append("}")
     return "\n".join(lines)

@@ -174,9 +174,11 @@ def test_create_in_an_empty_folder_writes_numbered_files_and_the_manifest(tmp_pa
         {"version": "0.1.0", "file": "migrations/002_add_email.sql",
          "rollback": "migrations/rollbacks/002_add_email.sql", "depends_on": ["0.1.0/001_add_users"]},
     ]
-    # The templates hold only comments: `check` wants them written before anything runs.
-    assert_error(run(tmp_path, "check", manifest=manifest), 4, "migrations/001_add_users.sql",
-                 "migrations/rollbacks/002_add_email.sql")
+    # The templates hold only comments: `check` wants them written before anything runs. The first
+    # error is on stderr; all four (AP505) are in the report on stdout.
+    checked = run(tmp_path, "check", manifest=manifest)
+    assert_error(checked, 4, "migrations/001_add_users.sql", "AP505")
+    assert "migrations/rollbacks/002_add_email.sql: error AP505" in checked.stdout
 
 
 def test_created_migrations_once_written_apply_and_revert(
@@ -504,7 +506,9 @@ def test_check_passes_on_the_example_project(tmp_path: Path) -> None:
     manifest = example(tmp_path)
     result = run(tmp_path, "check", manifest=manifest, database_url=BOGUS_URL)
     assert_ok(result)
-    assert "6 migration(s), no problems found" in result.stdout
+    # One warning: 0.2.0/002 indexes the existing tasks table without CONCURRENTLY (AP201).
+    assert "6 migration(s), 0 error(s), 1 warning(s)." in result.stdout
+    assert "warning AP201 [migration 0.2.0/002_add_task_priority_and_summary]" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -608,4 +612,4 @@ def test_init_on_version_folders_of_short_names_writes_a_valid_manifest(tmp_path
     assert len(data["migration"]) == 3
     checked = run(tmp_path, "check", manifest=manifest)
     assert_ok(checked)
-    assert "3 migration(s), no problems found" in checked.stdout
+    assert "3 migration(s), 0 error(s), 3 warning(s)." in checked.stdout  # no rollbacks: AP401

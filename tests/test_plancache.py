@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,29 @@ def test_a_corrupt_cache_file_is_a_miss(tmp_path: Path, plan_cache_folder: Path)
     assert plancache.load(path) is None
     assert main(["--manifest", str(path), "show"]) == 0
 
+
+def test_a_cached_run_imports_neither_pydantic_nor_networkx(tmp_path: Path) -> None:
+    path = project(tmp_path)
+    assert main(["--manifest", str(path), "show"]) == 0
+    import subprocess
+
+    code = ("import sys; from archon_plan.cli import main; main(['--manifest', sys.argv[1], 'show']); "
+            "print(sorted(m for m in ('pydantic', 'networkx', 'pglast') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_check_reuses_lint_findings_of_unchanged_files_and_sees_an_edit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = project(tmp_path)
+    assert main(["--manifest", str(path), "check", "--format", "json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main(["--manifest", str(path), "check", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == first  # from the memo: the same report
+    rollback = load_manifest(path).migrations[0].rollback
+    assert rollback is not None
+    rollback.path.write_text("SELECT 1;")  # no longer drops the table it should
+    assert main(["--manifest", str(path), "check", "--format", "json"]) == 0
+    codes = [f["code"] for f in json.loads(capsys.readouterr().out)["findings"]]
+    assert "AP403" in codes and "AP403" not in [f["code"] for f in first["findings"]]

@@ -362,8 +362,10 @@ def test_check_says_to_add_transactional_false_for_create_index_concurrently(tmp
         check=False,
     )
     assert result.returncode == ExitCode.INVALID
-    assert "002_indexes.sql:2:1: migration 0.1.0/002_indexes: CREATE INDEX CONCURRENTLY" in result.stderr
+    # The first error on stderr, every one (AP502) in the report on stdout.
+    assert "002_indexes.sql:1:1: migration 0.1.0/002_indexes: CREATE INDEX CONCURRENTLY" in result.stderr
     assert "add `transactional = false` to its [[migration]] entry" in result.stderr
+    assert "002_indexes.sql:2:1: error AP502 [migration 0.1.0/002_indexes]" in result.stdout
 
 
 def test_non_transactional_failure_is_recorded_blocks_apply_and_retry_resumes(

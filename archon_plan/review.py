@@ -1,0 +1,150 @@
+"""The review verbs: check (lint), diff against a base, rehearse rollbacks, the manifest's schema.
+
+Kept apart from commands.py so the verbs of every deploy (status, apply) do not import
+what only review needs (pglast's trees, pydantic's schema, catalog reading)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import connection, diff, diff_render, executor, graph, manifest, plancache, revision
+from .commands import Context, PrintReporter, load
+from .errors import ExitCode, LintError, ManifestError, Problem
+from .model import Step
+from .rules import Severity
+
+if TYPE_CHECKING:  # rehearse itself is imported where it is used
+    from .lint import Finding
+    from .rehearse import Outcome
+
+def run(context: Context, args: argparse.Namespace) -> int:
+    return HANDLERS[args.command](context, args)
+
+
+def check(context: Context, args: argparse.Namespace) -> int:
+    from . import lint, lint_report  # here: other commands need not load pglast's rules
+
+    cached = plancache.load(context.manifest_path)
+    problems: list[Problem] = []
+    graph_problems: list[Problem] = []
+    if cached:  # an unchanged manifest that loaded cleanly before
+        loaded, built = cached
+    else:
+        loaded, problems = manifest.read_manifest(context.manifest_path)
+        built, graph_problems = graph.check_graph(loaded.migrations, str(context.manifest_path))
+        if not (problems or graph_problems):
+            plancache.store(context.manifest_path, loaded, built)
+    known = plancache.load_memo(context.manifest_path, "lint")
+    result = lint.lint(built.order, {key: tuple(_finding(f) for f in found) for key, found in known.items()})
+    plancache.store_memo(context.manifest_path, "lint",
+                         {key: [_plain(f) for f in found] for key, found in result.memo.items()})
+    errors = [f for f in result.findings if f.severity is Severity.ERROR]
+    if problems or graph_problems:  # with the SQL errors of the valid entries: all at once
+        raise ManifestError([*problems, *graph_problems, *map(_as_problem, errors)])
+    print(lint_report.render(result, str(context.manifest_path), len(built.order), args.format))
+    if errors:  # the report above has them all; the error line names the first
+        first, more = _as_problem(errors[0]), len(errors) - 1
+        tail = f" (and {more} more error(s) in the report)" if more else ""
+        raise LintError(f"{first.where}: {first.message}{tail}", first.hint)
+    strict = args.strict and result.count(Severity.WARNING)
+    return ExitCode.LINT_WARNINGS if strict else ExitCode.OK
+
+
+def _plain(finding: Finding) -> list[str]:
+    return [finding.code, finding.severity.value, finding.migration, finding.where, finding.message,
+            finding.hint]
+
+
+def _finding(stored: list[str]) -> Finding:
+    from .lint import Finding
+
+    code, severity, migration, where, message, hint = stored
+    return Finding(code, Severity(severity), migration, where, message, hint)
+
+
+def _as_problem(finding: Finding) -> Problem:
+    return Problem(finding.where, f"migration {finding.migration}: {finding.message} [{finding.code}]",
+                   finding.hint)
+
+
+def diff_base(context: Context, args: argparse.Namespace) -> int:
+    """The report is printed in full; removed or edited migrations of the base then fail (exit 4)."""
+    head, _ = load(context)
+    base = revision.load_base(context.manifest_path, args.base)
+    base_file = args.base if Path(args.base).is_file() else f"{args.base}:{context.manifest_path.name}"
+    changes = diff.compare_manifests(base, head, args.base, base_file)
+    if args.format == "markdown":
+        from . import lint  # here: lint loads pglast, which the other formats do without
+
+        print(diff_render.diff_markdown(changes, lint.lint_migrations(changes.new)))
+    else:
+        print((diff_render.diff_json if args.format == "json" else diff_render.diff_text)(changes))
+    problems = changes.problems()
+    if problems:
+        raise ManifestError(problems)
+    return ExitCode.OK
+
+
+def schema(context: Context, args: argparse.Namespace) -> int:
+    print(json.dumps(manifest.manifest_json_schema(), indent=2))
+    return ExitCode.OK
+
+
+class RehearseReporter(PrintReporter):
+    """A rehearsal's progress: one outcome per migration; its applies and reverts stay quiet."""
+
+    def __init__(self, text: bool) -> None:
+        self.text = text
+
+    def step_finished(self, step: Step, seconds: float) -> None:
+        pass
+
+    def rehearsed(self, outcome: Outcome) -> None:
+        from .rehearse_report import outcome_text
+
+        if self.text:
+            print(outcome_text(outcome), flush=True)
+
+
+def rehearse_rollbacks(context: Context, args: argparse.Namespace) -> int:
+    """Never on the configured database: --database-url names the server that holds the scratch
+    databases, and the environment's database variables are not read."""
+    from . import rehearse, rehearse_report  # only here: psycopg's catalog reading and pglast
+
+    loaded, built = load(context)
+    base = None
+    if args.changed_since is not None:
+        base = {m.key for m in revision.load_base(context.manifest_path, args.changed_since).migrations}
+    given = connection.resolve_target(context.database_url, {})
+    with connection.throwaway_server() if given is None else nullcontext(given) as server:
+        context.secrets = server.secrets
+        result = rehearse.rehearse(lambda: _scratch(server), loaded.settings, built,
+                                   RehearseReporter(args.format == "text"), base, context.actor)
+    if args.format == "json":
+        print(rehearse_report.rehearsal_json(result, server.source if given is None else server.redacted))
+    else:
+        print(rehearse_report.summary_text(result))
+    return ExitCode.OK if result.ok else ExitCode.REHEARSAL_FAILED
+
+
+@contextmanager
+def _scratch(server: connection.Target) -> Iterator[executor.Connection]:
+    with connection.scratch_database(server) as scratch:
+        print(f"archon-plan: rehearsing in {scratch.source} on {server.redacted}, dropped afterwards",
+              file=sys.stderr)
+        conn = connection.connect(scratch)
+        try:
+            with connection.database_errors(scratch):
+                yield conn
+        finally:
+            conn.close()
+
+
+# cli.REVIEW_VERBS routes these here (tests/test_layering.py keeps the two in step).
+HANDLERS = {"check": check, "diff": diff_base, "schema": schema, "rehearse": rehearse_rollbacks}

@@ -1,0 +1,92 @@
+"""The lint rules of `check`: one table of codes, names, severities, explanations and fixes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    """Errors break a run or its history; warnings are risks a reviewer should see."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One lint rule, as docs/lint.md and the JSON output describe it."""
+
+    code: str  # stable: AP1xx destructive, AP2xx locking, AP3xx session, AP4xx rollback, AP5xx run-breaking
+    name: str
+    severity: Severity
+    explanation: str  # one line: what it catches and why it matters
+    fix: str
+
+    @property
+    def allowable(self) -> bool:
+        return self.severity is Severity.WARNING
+
+
+_W, _E = Severity.WARNING, Severity.ERROR
+_LATER = "in a later release, once no running code uses it"
+
+RULES: tuple[Rule, ...] = (
+    Rule("AP101", "drop-table", _W, "DROP TABLE deletes the table and every row in it",
+         f"back the data up and drop the table {_LATER}"),
+    Rule("AP102", "drop-column", _W, "DROP COLUMN deletes the column's data; code still reading it fails",
+         f"stop using the column first, then drop it {_LATER}"),
+    Rule("AP103", "truncate", _W, "TRUNCATE deletes every row under an ACCESS EXCLUSIVE lock",
+         "delete the rows you mean to with DELETE ... WHERE, in batches"),
+    Rule("AP104", "drop-schema", _W, "DROP SCHEMA removes the schema, and with CASCADE everything in it",
+         f"drop the objects one by one {_LATER}"),
+    Rule("AP201", "index-without-concurrently", _W,
+         "CREATE INDEX without CONCURRENTLY blocks every write to an existing table while it builds",
+         "CREATE INDEX CONCURRENTLY, in a migration of its own with `transactional = false`"),
+    Rule("AP202", "alter-column-type", _W,
+         "ALTER COLUMN ... TYPE rewrites the table and its indexes under an ACCESS EXCLUSIVE lock",
+         "add a column of the new type, backfill it in batches, switch the code, drop the old one"),
+    Rule("AP203", "add-column-rewrite", _W,
+         "ADD COLUMN with a volatile default (or a stored generated, identity or serial column) "
+         "rewrites the table under an ACCESS EXCLUSIVE lock",
+         "add the column without a default or with a constant one, then backfill it in batches"),
+    Rule("AP204", "set-not-null", _W,
+         "SET NOT NULL on an existing column scans the whole table under an ACCESS EXCLUSIVE lock",
+         "add CHECK (col IS NOT NULL) NOT VALID, VALIDATE it in a later migration, then SET NOT NULL"),
+    Rule("AP205", "constraint-without-not-valid", _W,
+         "ADD CONSTRAINT ... FOREIGN KEY or CHECK checks every row while blocking writes",
+         "add it NOT VALID, then ALTER TABLE ... VALIDATE CONSTRAINT in a later migration"),
+    Rule("AP206", "rename-table", _W, "renaming a table breaks running code that uses the old name",
+         "leave a view under the old name, or deploy code that uses the new name first"),
+    Rule("AP207", "rename-column", _W, "renaming a column breaks running code that uses the old name",
+         "add the new column, backfill it and switch the code before dropping the old one"),
+    Rule("AP301", "transaction-control", _W,
+         "BEGIN/COMMIT in the file: archon-plan removes them and uses its own transaction, "
+         "but psql or another runner would commit part-way",
+         "remove BEGIN and COMMIT: archon-plan runs each migration in one transaction"),
+    Rule("AP302", "session-set", _W,
+         "SET without LOCAL (or set_config(..., false)) changes the session beyond the migration",
+         "use SET LOCAL or set_config(..., true); for timeouts, set lock_timeout or "
+         "statement_timeout on the [[migration]] entry"),
+    Rule("AP401", "missing-rollback", _W, "the migration has no rollback file: `revert` refuses it",
+         "write a rollback that undoes it and name it in the entry's `rollback`"),
+    Rule("AP402", "rollback-syntax-error", _E, "the rollback does not parse: `revert` would fail",
+         "fix the rollback's SQL at the position shown"),
+    Rule("AP403", "rollback-incomplete", _W,
+         "the rollback does not drop everything its migration creates, so applying again fails",
+         "drop each created table, column, index, function and type in the rollback"),
+    Rule("AP500", "run-breaking", _E, "archon-plan's SQL check refuses the file", "fix the SQL shown"),
+    Rule("AP501", "syntax-error", _E, "the SQL does not parse: PostgreSQL would refuse it",
+         "fix the SQL at the position shown"),
+    Rule("AP502", "needs-non-transactional", _E,
+         "a statement PostgreSQL refuses in a transaction block, in a transactional migration",
+         "add `transactional = false` to the [[migration]] entry, ideally in a migration of its own"),
+    Rule("AP503", "breaks-transaction", _E,
+         "a top-level ROLLBACK, PREPARE TRANSACTION or the like ends the migration's transaction early",
+         "remove it: archon-plan runs each migration in its own transaction"),
+    Rule("AP504", "transaction-control-non-transactional", _E,
+         "transaction control in a `transactional = false` migration, which runs statements one by one",
+         "remove it"),
+    Rule("AP505", "no-statements", _E, "the file holds only comments", "write its SQL, or remove the entry"),
+)
+BY_CODE: dict[str, Rule] = {rule.code: rule for rule in RULES}
