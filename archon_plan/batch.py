@@ -10,7 +10,6 @@ protocol has no parameters; server error positions are mapped back to the file.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,10 +21,12 @@ from .model import Direction, Event, Migration, Settings, Step
 # An unknown setting makes current_setting() fail with this name in the message: the
 # one way plain SQL can stop a message early without creating a function.
 SESSION_GUARD = "archon_plan.session_changed"
-SETUP = 1  # results before the file's first statement
 _SEPARATOR = "\n;\n"
+_BEGIN = "BEGIN;\n"
+# A file's SET, even one run by a function through EXECUTE, must neither reach the recording
+# statement (a role without rights, a 1 ms statement_timeout) nor leak into the next
+# migration; RESET is transactional, and RESET ALL leaves role and authorization alone.
 _RESET = "RESET ALL;\nRESET ROLE;\nRESET SESSION AUTHORIZATION"
-_SET_IN_BODY = re.compile(r"\bset\b|set_config", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Batch:
     text: str
     starts: tuple[int, ...]  # message offset of statement i of `statements`
     statements: tuple[sqltext.Statement, ...]
+    setup_results: int = 1  # results before the file's first statement: [BEGIN,] setup
 
     def statement_at(self, position: int) -> int | None:
         """Index of the file statement holding 0-based message offset `position`, if any."""
@@ -72,21 +74,22 @@ def setup_statement(
 
 
 def build(setup: str, statements: Sequence[sqltext.Statement], record: str) -> Batch:
-    """Join the rendered setup, the file's statements and the rendered recording statement.
+    """Join the rendered setup, the file's statements, the RESETs and the recording statement.
 
-    Each separator starts with a newline, which ends any trailing line comment."""
-    parts = [setup]
+    Each separator starts with a newline, which ends any trailing line comment. A file with
+    savepoints gets an explicit BEGIN/COMMIT around the message: PostgreSQL refuses SAVEPOINT
+    in the implicit transaction of a multi-statement message."""
+    explicit = any(sqltext.uses_savepoints(s) for s in statements)
+    parts = [_BEGIN + setup if explicit else setup]
     starts = []
-    length = len(setup)
+    length = len(parts[0])
     for statement in statements:
         parts.append(_SEPARATOR)
         starts.append(length + len(_SEPARATOR))
         parts.append(statement.text)
         length = starts[-1] + len(statement.text)
-    if sets_session(statements):
-        parts.append(_SEPARATOR + _RESET)
-    parts.append(_SEPARATOR + record)
-    return Batch("".join(parts), tuple(starts), tuple(statements))
+    parts.append(_SEPARATOR + _RESET + _SEPARATOR + record + (_SEPARATOR + "COMMIT" if explicit else ""))
+    return Batch("".join(parts), tuple(starts), tuple(statements), 2 if explicit else 1)
 
 
 def record_statement(settings: Settings, step: Step, event: Event) -> sql.Composed:
@@ -94,12 +97,3 @@ def record_statement(settings: Settings, step: Step, event: Event) -> sql.Compos
     if step.direction is Direction.FORWARDS:
         return tracker.applied_statement(settings, step.migration, event)
     return tracker.reverted_statement(settings, step.migration, event)
-
-
-def sets_session(statements: Sequence[sqltext.Statement]) -> bool:
-    """Whether the file may change settings our recording statement (or the next
-    migration) would inherit: a SET or RESET of any kind, set_config(), or SET inside
-    a DO block. Only then does the message RESET them, which costs three statements."""
-    return any(sqltext.changes_settings(s) or "set_config" in s.text.lower()
-               or (sqltext.is_do_block(s) and _SET_IN_BODY.search(s.text) is not None)
-               for s in statements)

@@ -156,6 +156,8 @@ def _run_step(run: Run, item: Prepared) -> None:
     try:
         cursor.execute(message.text.encode())
     except psycopg.Error as exc:
+        if conn.info.transaction_status == pq.TransactionStatus.INERROR:  # an explicit BEGIN failed
+            conn.execute("ROLLBACK")
         _refuse_changed_session(run, step.migration, exc)
         lock_not_available = isinstance(exc, psycopg.errors.LockNotAvailable)
         raise _Failed(_failure(step, *_locate(message, cursor.completed, exc), exc),
@@ -176,7 +178,7 @@ def _locate(message: batch.Batch, completed: int | None, exc: psycopg.Error) -> 
     if position:
         index = message.statement_at(int(position) - 1)
         return (None, False) if index is None else (message.file_offset(index, int(position) - 1), True)
-    index = None if completed is None else completed - batch.SETUP
+    index = None if completed is None else completed - message.setup_results
     if index is not None and 0 <= index < len(message.statements):
         return message.statements[index].offset, True
     return None, False

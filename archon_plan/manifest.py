@@ -129,6 +129,7 @@ def load_manifest(path: Path) -> Manifest:
 
 def read_manifest(path: Path) -> tuple[Manifest, list[Problem]]:
     """Read a manifest, returning the valid part and every problem found."""
+    _resolved.cache_clear()  # folders are resolved once per read, never across reads
     name = str(path)
     try:
         text = path.read_bytes().decode("utf-8")

@@ -50,14 +50,17 @@ def load(manifest_path: Path) -> tuple[Manifest, MigrationGraph] | None:
         data = json.loads(_entry_path(manifest_path).read_text(encoding="utf-8"))
         if data.get("key") != key:
             return None
+        _real_folder.cache_clear()  # folders are resolved once per load, never across loads
         root = os.path.join(manifest_path.resolve().parent, "")  # with a trailing separator
         migrations = tuple(_migration(item, root) for item in data["migrations"])
         settings = _values(Settings, data["settings"])
-    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        requires = {m.key: tuple((str(v), str(s)) for v, s in deps)
+                    for m, deps in zip(migrations, data["requires"], strict=True)}
+        order = tuple(migrations[i] for i in data["order"])
+        if sorted(data["order"]) != list(range(len(migrations))):
+            return None
+    except (OSError, ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError):
         return None
-    requires = {m.key: tuple((str(v), str(s)) for v, s in deps)
-                for m, deps in zip(migrations, data["requires"], strict=True)}
-    order = tuple(migrations[i] for i in data["order"])
     return Manifest(manifest_path, settings, migrations), MigrationGraph(order, requires)
 
 
@@ -121,15 +124,29 @@ def _migration(item: dict[str, Any], root: str) -> Migration:
 
 def _read(stored: list[str], root: str) -> SqlFile:
     """Read a SQL file as the manifest loader does; anything it would object to is a miss.
-    Strings, not pathlib, until the end: this runs for every file on every `status`."""
-    path = stored[0]  # resolved when stored; resolving again costs a syscall per folder
-    if not path.startswith(root):
+    The path is resolved again (a retargeted folder symlink must not keep the old file);
+    strings, not pathlib, and each folder once: this runs for every file on every `status`."""
+    path, display = stored
+    if _resolve(root, display) != path or not path.startswith(root):
         raise ValueError(path)
     with open(path, "rb") as file:
         text = normalize_sql_text(file.read())
     if not text.strip():
         raise ValueError(path)
-    return SqlFile(path=Path(path), display=stored[1], text=text)
+    return SqlFile(path=Path(path), display=display, text=text)
+
+
+def _resolve(root: str, relative: str) -> str:
+    joined = os.path.join(root, relative)
+    if ".." in relative.split("/") or os.path.islink(joined):
+        return os.path.realpath(joined)
+    folder, name = os.path.split(joined)
+    return os.path.join(_real_folder(folder), name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _real_folder(folder: str) -> str:
+    return os.path.realpath(folder)
 
 
 def load_memo(manifest_path: Path, kind: str) -> dict[str, Any]:

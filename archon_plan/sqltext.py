@@ -197,6 +197,12 @@ def problems(sql: SqlFile, context: str, transactional: bool = True) -> list[Pro
                 "remove it: such a migration runs each statement on its own",
             ))
             continue
+        if statement.kind == "CopyStmt" and not statement.fields.get("filename"):
+            found.append(Problem(
+                where(sql, statement.offset),
+                f"{context}: COPY ... FROM STDIN / TO STDOUT needs a client streaming the data",
+                "load rows with INSERT ... VALUES, or COPY from a file on the database server",
+            ))
         bad = _breaks_transaction(statement)
         if bad:
             found.append(Problem(
@@ -207,10 +213,5 @@ def problems(sql: SqlFile, context: str, transactional: bool = True) -> list[Pro
     return found
 
 
-def changes_settings(statement: Statement) -> bool:
-    """SET, SET LOCAL, RESET, SET ROLE, SET SESSION AUTHORIZATION at the top level."""
-    return statement.kind == "VariableSetStmt"
-
-
-def is_do_block(statement: Statement) -> bool:
-    return statement.kind == "DoStmt"
+def uses_savepoints(statement: Statement) -> bool:
+    return statement.is_transaction_control and statement.fields.get("kind") in _NESTED

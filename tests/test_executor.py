@@ -404,3 +404,38 @@ def test_custom_tracking_table_in_its_own_schema(tmp_path: Path, database_url: s
     apply(database_url, project(tmp_path, manifest=manifest))
     assert db.execute("SELECT count(*) FROM ops.schema_history").fetchone() == (3,)
     assert not table_exists(db, "public.archon_migrations")
+
+
+def test_savepoints_in_a_file_run_inside_its_transaction(tmp_path: Path, database_url: str, db: Conn) -> None:
+    files = {"migrations/0.1.0/001_savepoints.sql": """
+        CREATE TABLE t (x int);
+        SAVEPOINT a;
+        INSERT INTO t VALUES (1);
+        ROLLBACK TO SAVEPOINT a;
+        INSERT INTO t VALUES (2);
+        RELEASE SAVEPOINT a;
+        """,
+             "migrations/0.1.0/002_fails.sql":
+                 "SAVEPOINT b;\nINSERT INTO t VALUES (3);\nINSERT INTO nope VALUES (1);\n"}
+    manifest = write_project(tmp_path, files, entry("0.1.0", "001_savepoints", rollback=False)
+                             + entry("0.1.0", "002_fails", rollback=False))
+    loaded = load_manifest(manifest)
+    with pytest.raises(MigrationFailedError, match=r"002_fails.sql:3:\d+"):
+        apply(database_url, loaded)
+    assert [row[0] for row in db.execute("SELECT x FROM t")] == [2]
+    assert [r[1] for r in tracking_rows(db)] == ["001_savepoints.sql"]
+
+
+def test_a_setting_changed_through_a_function_does_not_leak_into_the_next_migration(
+    tmp_path: Path, database_url: str, db: Conn
+) -> None:
+    files = {"migrations/0.1.0/001_sets.sql": """
+        CREATE FUNCTION nowhere() RETURNS void LANGUAGE plpgsql AS $$
+        BEGIN EXECUTE 'SET search_path = nowhere'; EXECUTE 'SET statement_timeout = 1'; END $$;
+        SELECT nowhere();
+        """,
+             "migrations/0.1.0/002_table.sql": "CREATE TABLE after_it (x int);\nSELECT pg_sleep(0.01);\n"}
+    manifest = write_project(tmp_path, files, entry("0.1.0", "001_sets", rollback=False)
+                             + entry("0.1.0", "002_table", rollback=False))
+    apply(database_url, load_manifest(manifest))
+    assert table_exists(db, "after_it")

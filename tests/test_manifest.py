@@ -234,3 +234,11 @@ def test_init_writes_a_manifest_that_loads_even_with_short_entries(tmp_path: Pat
     labels = [m.label for m in loaded.migrations]
     assert labels == ["0.1.0/001_a", "0.1.0/002_b", "0.2.0/001_a", "0.2.0/002_b"]
     assert loaded.settings.name_form.value == "stem"
+
+
+@pytest.mark.parametrize("copy", ["COPY t FROM STDIN;", "COPY (SELECT 1) TO STDOUT;"])
+def test_copy_through_the_client_is_refused_before_anything_runs(copy: str) -> None:
+    found = sqltext.problems(sql_file(f"CREATE TABLE t (x int);\n{copy}\n"), "migration m")
+    assert [p.where for p in found] == ["m.sql:2:1"]
+    assert "STDIN / TO STDOUT" in found[0].message
+    assert sqltext.problems(sql_file("COPY t FROM '/srv/t.csv';"), "migration m") == []

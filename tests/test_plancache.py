@@ -117,3 +117,35 @@ def test_check_reuses_lint_findings_of_unchanged_files_and_sees_an_edit(
     assert main(["--manifest", str(path), "check", "--format", "json"]) == 0
     codes = [f["code"] for f in json.loads(capsys.readouterr().out)["findings"]]
     assert "AP403" in codes and "AP403" not in [f["code"] for f in first["findings"]]
+
+
+def test_a_retargeted_folder_symlink_is_a_miss(tmp_path: Path) -> None:
+    path = project(tmp_path)
+    real = tmp_path / "migrations"
+    (tmp_path / "v1").mkdir()
+    real.rename(tmp_path / "v1" / "migrations")
+    (tmp_path / "v2").mkdir()
+    import shutil
+
+    shutil.copytree(tmp_path / "v1" / "migrations", tmp_path / "v2" / "migrations")
+    (tmp_path / "v2" / "migrations" / "0.1.0" / "001_create_a.sql").write_text("CREATE TABLE a2 (id int);")
+    real.symlink_to(tmp_path / "v1" / "migrations")
+    fresh = load_manifest(path)
+    plancache.store(path, fresh, build_graph(fresh.migrations))
+    assert plancache.load(path) is not None
+    real.unlink()
+    real.symlink_to(tmp_path / "v2" / "migrations")
+    assert plancache.load(path) is None
+    assert load_manifest(path).migrations[0].sql.text == "CREATE TABLE a2 (id int);"
+
+
+@pytest.mark.parametrize("damage", [{"requires": []}, {"order": [7]}, {"order": [0, 0, 1]}])
+def test_a_damaged_cache_entry_is_a_miss_not_an_error(
+    tmp_path: Path, plan_cache_folder: Path, damage: dict[str, object]
+) -> None:
+    path = project(tmp_path)
+    assert main(["--manifest", str(path), "show"]) == 0
+    (cache_file,) = (plan_cache_folder / "archon-plan").glob("*[0-9a-f].json")
+    cache_file.write_text(json.dumps({**json.loads(cache_file.read_text()), **damage}))
+    assert plancache.load(path) is None
+    assert main(["--manifest", str(path), "show"]) == 0
