@@ -14,7 +14,7 @@ from typing import Any
 # Only what `status` and `apply` need at import: pydantic (manifest), packaging
 # (releases, scaffold) and the review verbs (review.py) load where they are used.
 from . import connection, executor, graph, plancache, planning, render, repair, tracker
-from .errors import ExitCode, ManifestError, RefusedError, UsageError
+from .errors import ExitCode, ManifestError, Problem, RefusedError, UsageError
 from .model import NOBODY, Actor, Manifest, Migration, Plan, Settings, State, Step, duration_problem
 
 
@@ -54,17 +54,9 @@ def run(context: Context, args: argparse.Namespace) -> int:
 
 def load(context: Context) -> tuple[Manifest, graph.MigrationGraph]:
     """Manifest and graph, with every problem of both reported at once; cached when unchanged."""
-    cached = plancache.load(context.manifest_path)
-    if cached:
-        loaded, built = cached
-    else:
-        from . import manifest
-
-        loaded, problems = manifest.read_manifest(context.manifest_path)
-        built, graph_problems = graph.check_graph(loaded.migrations, str(context.manifest_path))
-        if problems or graph_problems:
-            raise ManifestError([*problems, *graph_problems])
-        plancache.store(context.manifest_path, loaded, built)
+    loaded, built, problems = read_checked(context)
+    if problems:
+        raise ManifestError(problems)
     overrides: dict[str, Any] = {}
     if context.lock_timeout is not None:
         overrides["lock_wait_s"] = context.lock_timeout
@@ -76,6 +68,22 @@ def load(context: Context) -> tuple[Manifest, graph.MigrationGraph]:
                 raise UsageError(f"--{name.replace('_', '-')}: {problem}")
             overrides[name.removeprefix("migration_")] = value
     return replace(loaded, settings=replace(loaded.settings, **overrides)), built
+
+
+def read_checked(context: Context) -> tuple[Manifest, graph.MigrationGraph, list[Problem]]:
+    """The cached manifest and graph when the manifest is unchanged; else read, validated, and
+    cached when clean. The problems of both (none from the cache) come back together."""
+    cache = plancache.folder(context.env)
+    cached = plancache.load(cache, context.manifest_path)
+    if cached:
+        return *cached, []
+    from . import manifest
+
+    loaded, problems = manifest.read_manifest(context.manifest_path)
+    built, graph_problems = graph.check_graph(loaded.migrations, str(context.manifest_path))
+    if not (problems or graph_problems):
+        plancache.store(cache, context.manifest_path, loaded, built)
+    return loaded, built, [*problems, *graph_problems]
 
 
 @contextmanager

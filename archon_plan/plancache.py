@@ -17,6 +17,7 @@ import functools
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -28,26 +29,26 @@ from .model import Manifest, Migration, Settings, SqlFile, normalize_sql_text
 FORMAT = 1
 
 
-def folder(env: dict[str, str] | None = None) -> Path:
-    values = os.environ if env is None else env
-    base = values.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+def folder(env: Mapping[str, str]) -> Path:
+    """The cache folder, from the environment cli.py read: $XDG_CACHE_HOME or ~/.cache."""
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "archon-plan"
 
 
-def _entry_path(manifest_path: Path) -> Path:
+def _entry_path(cache: Path, manifest_path: Path) -> Path:
     name = hashlib.md5(str(manifest_path.resolve()).encode()).hexdigest()
-    return folder() / f"{name}.json"
+    return cache / f"{name}.json"
 
 
 def _key(manifest_bytes: bytes) -> str:
     return f"{FORMAT}:{__version__}:{hashlib.md5(manifest_bytes).hexdigest()}"
 
 
-def load(manifest_path: Path) -> tuple[Manifest, MigrationGraph] | None:
+def load(cache: Path, manifest_path: Path) -> tuple[Manifest, MigrationGraph] | None:
     """The cached manifest and graph with every SQL file read afresh, or None."""
     try:
         key = _key(manifest_path.read_bytes())
-        data = json.loads(_entry_path(manifest_path).read_text(encoding="utf-8"))
+        data = json.loads(_entry_path(cache, manifest_path).read_text(encoding="utf-8"))
         if data.get("key") != key:
             return None
         _real_folder.cache_clear()  # folders are resolved once per load, never across loads
@@ -64,7 +65,7 @@ def load(manifest_path: Path) -> tuple[Manifest, MigrationGraph] | None:
     return Manifest(manifest_path, settings, migrations), MigrationGraph(order, requires)
 
 
-def store(manifest_path: Path, manifest: Manifest, graph: MigrationGraph) -> None:
+def store(cache: Path, manifest_path: Path, manifest: Manifest, graph: MigrationGraph) -> None:
     """Remember a manifest that loaded without problems; best effort (a read-only home is fine)."""
     index = {m.key: i for i, m in enumerate(manifest.migrations)}
     data = {
@@ -74,7 +75,7 @@ def store(manifest_path: Path, manifest: Manifest, graph: MigrationGraph) -> Non
         "requires": [[list(k) for k in graph.requires.get(m.key, ())] for m in manifest.migrations],
         "order": [index[m.key] for m in graph.order],
     }
-    _write(_entry_path(manifest_path), data)
+    _write(_entry_path(cache, manifest_path), data)
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:
@@ -149,10 +150,10 @@ def _real_folder(folder: str) -> str:
     return os.path.realpath(folder)
 
 
-def load_memo(manifest_path: Path, kind: str) -> dict[str, Any]:
+def load_memo(cache: Path, manifest_path: Path, kind: str) -> dict[str, Any]:
     """Results another command kept for this manifest (e.g. lint findings by file checksums)."""
     try:
-        data = json.loads(_entry_path(manifest_path).with_suffix(f".{kind}.json").read_text("utf-8"))
+        data = json.loads(_entry_path(cache, manifest_path).with_suffix(f".{kind}.json").read_text("utf-8"))
     except (OSError, ValueError):
         return {}
     if not isinstance(data, dict) or data.get("key") != _key(b""):
@@ -161,5 +162,6 @@ def load_memo(manifest_path: Path, kind: str) -> dict[str, Any]:
     return entries if isinstance(entries, dict) else {}
 
 
-def store_memo(manifest_path: Path, kind: str, entries: dict[str, Any]) -> None:
-    _write(_entry_path(manifest_path).with_suffix(f".{kind}.json"), {"key": _key(b""), "entries": entries})
+def store_memo(cache: Path, manifest_path: Path, kind: str, entries: dict[str, Any]) -> None:
+    path = _entry_path(cache, manifest_path).with_suffix(f".{kind}.json")
+    _write(path, {"key": _key(b""), "entries": entries})

@@ -13,8 +13,8 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import connection, diff, diff_render, executor, graph, manifest, plancache, revision
-from .commands import Context, PrintReporter, load
+from . import connection, diff, diff_render, executor, manifest, plancache, revision
+from .commands import Context, PrintReporter, load, read_checked
 from .errors import ExitCode, LintError, ManifestError, Problem
 from .model import Step
 from .rules import Severity
@@ -30,23 +30,15 @@ def run(context: Context, args: argparse.Namespace) -> int:
 def check(context: Context, args: argparse.Namespace) -> int:
     from . import lint, lint_report  # here: other commands need not load pglast's rules
 
-    cached = plancache.load(context.manifest_path)
-    problems: list[Problem] = []
-    graph_problems: list[Problem] = []
-    if cached:  # an unchanged manifest that loaded cleanly before
-        loaded, built = cached
-    else:
-        loaded, problems = manifest.read_manifest(context.manifest_path)
-        built, graph_problems = graph.check_graph(loaded.migrations, str(context.manifest_path))
-        if not (problems or graph_problems):
-            plancache.store(context.manifest_path, loaded, built)
-    known = plancache.load_memo(context.manifest_path, "lint")
+    _, built, problems = read_checked(context)
+    cache = plancache.folder(context.env)
+    known = plancache.load_memo(cache, context.manifest_path, "lint")
     result = lint.lint(built.order, {key: tuple(_finding(f) for f in found) for key, found in known.items()})
-    plancache.store_memo(context.manifest_path, "lint",
+    plancache.store_memo(cache, context.manifest_path, "lint",
                          {key: [_plain(f) for f in found] for key, found in result.memo.items()})
     errors = [f for f in result.findings if f.severity is Severity.ERROR]
-    if problems or graph_problems:  # with the SQL errors of the valid entries: all at once
-        raise ManifestError([*problems, *graph_problems, *map(_as_problem, errors)])
+    if problems:  # with the SQL errors of the valid entries: all at once
+        raise ManifestError([*problems, *map(_as_problem, errors)])
     print(lint_report.render(result, str(context.manifest_path), len(built.order), args.format))
     if errors:  # the report above has them all; the error line names the first
         first, more = _as_problem(errors[0]), len(errors) - 1

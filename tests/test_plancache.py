@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -13,6 +14,10 @@ from archon_plan.cli import main
 from archon_plan.graph import build_graph
 from archon_plan.manifest import load_manifest
 from tests.helpers import entry, write_project
+
+
+def cache() -> Path:
+    return plancache.folder(os.environ)  # conftest points XDG_CACHE_HOME at a folder per test
 
 
 def project(tmp_path: Path) -> Path:
@@ -33,8 +38,8 @@ def test_cached_manifest_and_graph_equal_a_fresh_load(tmp_path: Path) -> None:
     path = project(tmp_path)
     fresh = load_manifest(path)
     graph = build_graph(fresh.migrations)
-    plancache.store(path, fresh, graph)
-    cached = plancache.load(path)
+    plancache.store(cache(), path, fresh, graph)
+    cached = plancache.load(cache(), path)
     assert cached is not None
     manifest, cached_graph = cached
     assert manifest.migrations == fresh.migrations
@@ -46,18 +51,18 @@ def test_cached_manifest_and_graph_equal_a_fresh_load(tmp_path: Path) -> None:
 def test_an_edited_manifest_misses(tmp_path: Path) -> None:
     path = project(tmp_path)
     fresh = load_manifest(path)
-    plancache.store(path, fresh, build_graph(fresh.migrations))
+    plancache.store(cache(), path, fresh, build_graph(fresh.migrations))
     path.write_text(path.read_text() + "\n# a comment\n")
-    assert plancache.load(path) is None
+    assert plancache.load(cache(), path) is None
 
 
 def test_an_edited_sql_file_is_read_afresh_on_a_hit(tmp_path: Path) -> None:
     path = project(tmp_path)
     fresh = load_manifest(path)
-    plancache.store(path, fresh, build_graph(fresh.migrations))
+    plancache.store(cache(), path, fresh, build_graph(fresh.migrations))
     first = fresh.migrations[0].sql.path
     first.write_text("CREATE TABLE a (id bigint);")
-    cached = plancache.load(path)
+    cached = plancache.load(cache(), path)
     assert cached is not None
     assert cached[0].migrations[0].sql.text == "CREATE TABLE a (id bigint);"
     assert cached[0].migrations[0].checksum != fresh.migrations[0].checksum
@@ -75,7 +80,7 @@ def test_a_missing_or_emptied_file_misses_so_the_loader_reports_it(
         rollback.path.unlink()
     else:
         rollback.path.write_text("   \n")
-    assert plancache.load(path) is None
+    assert plancache.load(cache(), path) is None
     assert main(["--manifest", str(path), "show"]) == 4
     assert "002_create_b.sql" in capsys.readouterr().err
 
@@ -85,10 +90,10 @@ def test_a_corrupt_cache_file_is_a_miss(tmp_path: Path, plan_cache_folder: Path)
     assert main(["--manifest", str(path), "show"]) == 0
     (cache_file,) = (plan_cache_folder / "archon-plan").glob("*.json")
     cache_file.write_text("{not json")
-    assert plancache.load(path) is None
+    assert plancache.load(cache(), path) is None
     data = {"key": "x"}
     cache_file.write_text(json.dumps(data))
-    assert plancache.load(path) is None
+    assert plancache.load(cache(), path) is None
     assert main(["--manifest", str(path), "show"]) == 0
 
 
@@ -131,11 +136,11 @@ def test_a_retargeted_folder_symlink_is_a_miss(tmp_path: Path) -> None:
     (tmp_path / "v2" / "migrations" / "0.1.0" / "001_create_a.sql").write_text("CREATE TABLE a2 (id int);")
     real.symlink_to(tmp_path / "v1" / "migrations")
     fresh = load_manifest(path)
-    plancache.store(path, fresh, build_graph(fresh.migrations))
-    assert plancache.load(path) is not None
+    plancache.store(cache(), path, fresh, build_graph(fresh.migrations))
+    assert plancache.load(cache(), path) is not None
     real.unlink()
     real.symlink_to(tmp_path / "v2" / "migrations")
-    assert plancache.load(path) is None
+    assert plancache.load(cache(), path) is None
     assert load_manifest(path).migrations[0].sql.text == "CREATE TABLE a2 (id int);"
 
 
@@ -147,5 +152,5 @@ def test_a_damaged_cache_entry_is_a_miss_not_an_error(
     assert main(["--manifest", str(path), "show"]) == 0
     (cache_file,) = (plan_cache_folder / "archon-plan").glob("*[0-9a-f].json")
     cache_file.write_text(json.dumps({**json.loads(cache_file.read_text()), **damage}))
-    assert plancache.load(path) is None
+    assert plancache.load(cache(), path) is None
     assert main(["--manifest", str(path), "show"]) == 0
