@@ -1,4 +1,5 @@
-"""One migration as one simple-query message: setup, the file's statements, the tracking row.
+"""One migration as one simple-query message: setup, the file's statements, the tracking row;
+and the failed message's error mapped back to the file.
 
 PostgreSQL runs the statements of one simple-query message as one implicit transaction:
 all of them commit together or none does, in a single round trip. The message holds
@@ -13,9 +14,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from psycopg import sql
+import psycopg
+from psycopg import pq, sql
+from psycopg.pq.abc import PGresult
 
 from . import sqltext, tracker
+from .errors import MigrationFailedError
 from .model import Direction, Event, Migration, Settings, Step
 
 # An unknown setting makes current_setting() fail with this name in the message: the
@@ -97,3 +101,51 @@ def record_statement(settings: Settings, step: Step, event: Event) -> sql.Compos
     if step.direction is Direction.FORWARDS:
         return tracker.applied_statement(settings, step.migration, event)
     return tracker.reverted_statement(settings, step.migration, event)
+
+
+class CountingCursor(psycopg.Cursor[tuple[object, ...]]):
+    """Remembers how many statements of a message completed before an error.
+
+    PostgreSQL gives no position for many execution errors (ALTER TABLE on a missing
+    table), and psycopg raises from the error result alone; the count of results that
+    came before it names the failing statement. This overrides psycopg's private
+    result check (pinned <4); tests/test_executor.py proves the mapping on every run.
+    """
+
+    completed: int | None = None
+
+    def _check_results(self, results: list[PGresult]) -> None:
+        ok = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
+        self.completed = next((i for i, r in enumerate(results) if r.status not in ok), len(results))
+        super()._check_results(results)
+
+
+def locate(message: Batch, completed: int | None, exc: psycopg.Error) -> tuple[int | None, bool]:
+    """Where in the file the message failed, and whether in the file's SQL at all."""
+    position = exc.diag.statement_position
+    if position:
+        index = message.statement_at(int(position) - 1)
+        return (None, False) if index is None else (message.file_offset(index, int(position) - 1), True)
+    index = None if completed is None else completed - message.setup_results
+    if index is not None and 0 <= index < len(message.statements):
+        return message.statements[index].offset, True
+    return None, False
+
+
+def failure(
+    step: Step,
+    offset: int | None,
+    in_sql: bool,
+    exc: psycopg.Error,
+    outcome: str = "rolled back, earlier migrations are kept",
+) -> MigrationFailedError:
+    diag = exc.diag
+    where = sqltext.where(step.sql, offset)
+    what = "SQL" if in_sql else "setup or tracking row"
+    primary = (diag.message_primary or str(exc)).strip()
+    message = (
+        f"{where}: {step.direction.value} of {step.migration.label} failed in its {what}: "
+        f"{diag.sqlstate or '?'} {primary}; {outcome}"
+    )
+    extra = [text for text in (diag.message_detail, diag.message_hint) if text]
+    return MigrationFailedError(message, " ".join(extra) or None)

@@ -12,9 +12,8 @@ from typing import Protocol
 
 import psycopg
 from psycopg import pq
-from psycopg.pq.abc import PGresult
 
-from . import batch, planning, sqltext, tracker
+from . import batch, lock, planning, sqltext, tracker
 from .errors import (
     ManifestError,
     MigrationFailedError,
@@ -128,23 +127,6 @@ def _record_failure(run: Run, event: Event) -> None:
         tracker.record_event(run.conn, run.settings, event)
 
 
-class _CountingCursor(psycopg.Cursor[tuple[object, ...]]):
-    """Remembers how many statements of a message completed before an error.
-
-    PostgreSQL gives no position for many execution errors (ALTER TABLE on a missing
-    table), and psycopg raises from the error result alone; the count of results that
-    came before it names the failing statement. This overrides psycopg's private
-    result check (pinned <4); tests/test_executor.py proves the mapping on every run.
-    """
-
-    completed: int | None = None
-
-    def _check_results(self, results: list[PGresult]) -> None:
-        ok = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
-        self.completed = next((i for i, r in enumerate(results) if r.status not in ok), len(results))
-        super()._check_results(results)
-
-
 def _run_step(run: Run, item: Prepared) -> None:
     """The migration, its tracking row and its event in one message: one round trip."""
     step, conn = item.step, run.conn
@@ -152,7 +134,7 @@ def _run_step(run: Run, item: Prepared) -> None:
     record = batch.record_statement(run.settings, step, Event(step.direction.value, run.actor,
                                                               step.migration))
     message = batch.build(setup.as_string(conn), item.statements, record.as_string(conn))
-    cursor = _CountingCursor(conn)
+    cursor = batch.CountingCursor(conn)
     try:
         cursor.execute(message.text.encode())
     except psycopg.Error as exc:
@@ -160,7 +142,7 @@ def _run_step(run: Run, item: Prepared) -> None:
             conn.execute("ROLLBACK")
         _refuse_changed_session(run, step.migration, exc)
         lock_not_available = isinstance(exc, psycopg.errors.LockNotAvailable)
-        raise _Failed(_failure(step, *_locate(message, cursor.completed, exc), exc),
+        raise _Failed(batch.failure(step, *batch.locate(message, cursor.completed, exc), exc),
                       lock_not_available) from exc
     except KeyboardInterrupt:
         _record_failure(run, Event("interrupted", run.actor, step.migration, 0.0, "Ctrl-C"))
@@ -170,18 +152,6 @@ def _run_step(run: Run, item: Prepared) -> None:
         ) from None
     finally:
         cursor.close()
-
-
-def _locate(message: batch.Batch, completed: int | None, exc: psycopg.Error) -> tuple[int | None, bool]:
-    """Where in the file the message failed, and whether in the file's SQL at all."""
-    position = exc.diag.statement_position
-    if position:
-        index = message.statement_at(int(position) - 1)
-        return (None, False) if index is None else (message.file_offset(index, int(position) - 1), True)
-    index = None if completed is None else completed - message.setup_results
-    if index is not None and 0 <= index < len(message.statements):
-        return message.statements[index].offset, True
-    return None, False
 
 
 def _refuse_changed_session(run: Run, migration: Migration, exc: psycopg.Error) -> None:
@@ -195,36 +165,17 @@ def _refuse_changed_session(run: Run, migration: Migration, exc: psycopg.Error) 
     ) from None
 
 
-def _failure(
-    step: Step,
-    offset: int | None,
-    in_sql: bool,
-    exc: psycopg.Error,
-    outcome: str = "rolled back, earlier migrations are kept",
-) -> MigrationFailedError:
-    diag = exc.diag
-    where = sqltext.where(step.sql, offset)
-    what = "SQL" if in_sql else "setup or tracking row"
-    primary = (diag.message_primary or str(exc)).strip()
-    message = (
-        f"{where}: {step.direction.value} of {step.migration.label} failed in its {what}: "
-        f"{diag.sqlstate or '?'} {primary}; {outcome}"
-    )
-    extra = [text for text in (diag.message_detail, diag.message_hint) if text]
-    return MigrationFailedError(message, " ".join(extra) or None)
-
-
 @contextmanager
 def locked(
     conn: Connection, settings: Settings, reporter: Reporter, actor: Actor
 ) -> Iterator[Run]:
     """Hold the migration lock for the whole run."""
-    pid = tracker.acquire_lock(conn, settings, settings.lock_wait_s, reporter.notice)
+    pid = lock.acquire_lock(conn, settings, settings.lock_wait_s, reporter.notice)
     try:
         yield Run(conn, settings, reporter, actor, pid)
     finally:
         if not conn.closed and not conn.broken:
-            tracker.release_lock(conn, settings)
+            lock.release_lock(conn, settings)
 
 
 def current_status(
@@ -335,7 +286,7 @@ def _stopped_part_way(
     interrupted = isinstance(exc, KeyboardInterrupt)
     outcome = f"statements 1..{index} of {len(item.statements)} stay committed"
     error = (MigrationFailedError(f"{sqltext.where(step.sql, statement.offset)}: interrupted")
-             if interrupted else _failure(step, *_offset_in(statement, exc), exc, outcome))  # type: ignore[arg-type]
+             if interrupted else batch.failure(step, *_offset_in(statement, exc), exc, outcome))  # type: ignore[arg-type]
     detail: dict[str, object] = {
         "direction": step.direction.value, "statements_done": index, "done_checksums": done,
         "failed_statement": statement.text[:2000], "statements": len(item.statements),

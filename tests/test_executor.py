@@ -387,12 +387,12 @@ def test_rows_a_file_inserts_for_itself_are_not_duplicated(
 def test_lock_held_by_another_runner_times_out_naming_the_holder(
     tmp_path: Path, database_url: str, db: Conn
 ) -> None:
-    from archon_plan import tracker
+    from archon_plan import lock
 
     loaded = project(tmp_path)
     settings = replace(loaded.settings, lock_wait_s=0.5)
     db.execute("SET application_name = 'other-runner'")
-    db.execute("SELECT pg_advisory_lock(%s)", (tracker.lock_key(settings),))
+    db.execute("SELECT pg_advisory_lock(%s)", (lock.lock_key(settings),))
     graph = build_graph(loaded.migrations)
     with connect(database_url) as conn, pytest.raises(LockTimeoutError, match="other-runner"):
         executor.apply(conn, settings, graph, Recorder())

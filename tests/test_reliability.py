@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from archon_plan import connection, executor, tracker
+from archon_plan import connection, executor, lock, tracker
 from archon_plan.errors import ExitCode, MigrationFailedError, RefusedError
 from archon_plan.graph import build_graph
 from archon_plan.manifest import load_manifest
@@ -118,7 +118,7 @@ def test_lock_timeout_names_the_holder_and_exits_7(tmp_path: Path, database_url:
     many_migrations(tmp_path, 1)
     settings = load_manifest(tmp_path / "migrations.toml").settings
     db.execute("SET application_name = 'the-other-deploy'")
-    db.execute("SELECT pg_advisory_lock(%s)", (tracker.lock_key(settings),))
+    db.execute("SELECT pg_advisory_lock(%s)", (lock.lock_key(settings),))
     result = run(tmp_path, database_url, "--lock-timeout", "1", "apply")
     assert result.returncode == ExitCode.LOCK_TIMEOUT, result.stderr
     assert "the-other-deploy" in result.stderr and "pid " in result.stderr and "since" in result.stderr
