@@ -30,7 +30,7 @@ _BEGIN = "BEGIN;\n"
 # A file's SET, even one run by a function through EXECUTE, must neither reach the recording
 # statement (a role without rights, a 1 ms statement_timeout) nor leak into the next
 # migration; RESET is transactional, and RESET ALL leaves role and authorization alone.
-_RESET = "RESET ALL;\nRESET ROLE;\nRESET SESSION AUTHORIZATION"
+RESET = "RESET ALL;\nRESET ROLE;\nRESET SESSION AUTHORIZATION"
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def build(setup: str, statements: Sequence[sqltext.Statement], record: str) -> B
         starts.append(length + len(_SEPARATOR))
         parts.append(statement.text)
         length = starts[-1] + len(statement.text)
-    parts.append(_SEPARATOR + _RESET + _SEPARATOR + record + (_SEPARATOR + "COMMIT" if explicit else ""))
+    parts.append(_SEPARATOR + RESET + _SEPARATOR + record + (_SEPARATOR + "COMMIT" if explicit else ""))
     return Batch("".join(parts), tuple(starts), tuple(statements), 2 if explicit else 1)
 
 
@@ -130,6 +130,12 @@ def locate(message: Batch, completed: int | None, exc: psycopg.Error) -> tuple[i
     if index is not None and 0 <= index < len(message.statements):
         return message.statements[index].offset, True
     return None, False
+
+
+def locate_alone(statement: sqltext.Statement, exc: psycopg.Error) -> tuple[int, bool]:
+    """locate() for a statement sent on its own: the server's position is relative to it."""
+    position = exc.diag.statement_position
+    return statement.offset + (int(position) - 1 if position else 0), True
 
 
 def failure(

@@ -242,10 +242,6 @@ def revert(
         return plan
 
 
-
-_RESET = b"RESET ALL; RESET ROLE; RESET SESSION AUTHORIZATION"
-
-
 def run_autocommit(run: Run, item: Prepared, start: int = 0) -> None:
     """A `transactional = false` migration: one statement at a time, each committed on its
     own and logged as a `statement` event; the tracking row once the last one succeeds.
@@ -273,7 +269,7 @@ def run_autocommit(run: Run, item: Prepared, start: int = 0) -> None:
     detail: dict[str, object] = {"non_transactional": True, "resumed_at": start + 1 if start else None}
     record = batch.record_statement(run.settings, step, Event(step.direction.value, run.actor,
                                                               step.migration, detail=detail))
-    conn.execute(_RESET + b";\n" + record.as_bytes(conn))  # one implicit transaction
+    conn.execute(f"{batch.RESET};\n{record.as_string(conn)}".encode())  # one implicit transaction
 
 
 def _stopped_part_way(
@@ -282,11 +278,11 @@ def _stopped_part_way(
     step = item.step
     statement = item.statements[index]
     with contextlib.suppress(psycopg.Error):
-        run.conn.execute(_RESET)
+        run.conn.execute(batch.RESET.encode())
     interrupted = isinstance(exc, KeyboardInterrupt)
     outcome = f"statements 1..{index} of {len(item.statements)} stay committed"
     error = (MigrationFailedError(f"{sqltext.where(step.sql, statement.offset)}: interrupted")
-             if interrupted else batch.failure(step, *_offset_in(statement, exc), exc, outcome))  # type: ignore[arg-type]
+             if interrupted else batch.failure(step, *batch.locate_alone(statement, exc), exc, outcome))  # type: ignore[arg-type]
     detail: dict[str, object] = {
         "direction": step.direction.value, "statements_done": index, "done_checksums": done,
         "failed_statement": statement.text[:2000], "statements": len(item.statements),
@@ -299,8 +295,3 @@ def _stopped_part_way(
         raise RunInterruptedError(f"interrupted during {step.migration.label}", hint) from None
     raise MigrationFailedError(error.message, hint) from exc
 
-
-def _offset_in(statement: sqltext.Statement, exc: psycopg.Error) -> tuple[int, bool]:
-    """A failed statement sent on its own: the server's position is relative to it."""
-    position = exc.diag.statement_position
-    return statement.offset + (int(position) - 1 if position else 0), True
