@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -69,9 +70,10 @@ class Run:
     actor: Actor
     backend_pid: int  # the session that holds the lock; another one means a pooler
 
-    @property
-    def server_version(self) -> int:
-        return self.conn.info.server_version
+    @functools.cached_property
+    def composer(self) -> batch.Composer:
+        """The run's statements as text, each template rendered once per run."""
+        return batch.Composer(self.conn, self.settings, self.backend_pid)
 
 
 def run_prepared(run: Run, prepared: Sequence[Prepared]) -> None:
@@ -130,10 +132,8 @@ def _record_failure(run: Run, event: Event) -> None:
 def _run_step(run: Run, item: Prepared) -> None:
     """The migration, its tracking row and its event in one message: one round trip."""
     step, conn = item.step, run.conn
-    setup = batch.setup_statement(run.settings, step.migration, run.backend_pid, run.server_version)
-    record = batch.record_statement(run.settings, step, Event(step.direction.value, run.actor,
-                                                              step.migration))
-    message = batch.build(setup.as_string(conn), item.statements, record.as_string(conn))
+    record = run.composer.record(step, Event(step.direction.value, run.actor, step.migration))
+    message = batch.build(run.composer.setup(step.migration), item.statements, record)
     cursor = batch.CountingCursor(conn)
     try:
         cursor.execute(message.text.encode())
@@ -248,10 +248,8 @@ def run_autocommit(run: Run, item: Prepared, start: int = 0) -> None:
     A failure records where it stopped so `repair --retry` can resume there."""
     step, conn = item.step, run.conn
     done = [sqltext.statement_checksum(s) for s in item.statements[:start]]
-    setup = batch.setup_statement(run.settings, step.migration, run.backend_pid, run.server_version,
-                                  local=False)
     try:
-        conn.execute(setup)
+        conn.execute(run.composer.setup(step.migration, local=False).encode())
     except psycopg.Error as exc:
         _refuse_changed_session(run, step.migration, exc)
         raise
@@ -267,9 +265,8 @@ def run_autocommit(run: Run, item: Prepared, start: int = 0) -> None:
         tracker.record_event(conn, run.settings, Event(
             "statement", run.actor, step.migration, time.perf_counter() - started, detail=progress))
     detail: dict[str, object] = {"non_transactional": True, "resumed_at": start + 1 if start else None}
-    record = batch.record_statement(run.settings, step, Event(step.direction.value, run.actor,
-                                                              step.migration, detail=detail))
-    conn.execute(f"{batch.RESET};\n{record.as_string(conn)}".encode())  # one implicit transaction
+    record = run.composer.record(step, Event(step.direction.value, run.actor, step.migration, detail=detail))
+    conn.execute(f"{batch.RESET};\n{record}".encode())  # one implicit transaction
 
 
 def _stopped_part_way(

@@ -8,6 +8,8 @@ inside the migration's own transaction, and otherwise changed only by an explici
 
 from __future__ import annotations
 
+import functools
+
 import psycopg
 from psycopg import sql
 from psycopg.rows import class_row, dict_row
@@ -114,28 +116,67 @@ def read_rows(
         return cursor.execute(query).fetchall()
 
 
+Values = dict[str, object]
+
+
 def record_applied(
     conn: psycopg.Connection[tuple[object, ...]], settings: Settings, migration: Migration
 ) -> None:
     """Write the migration's row inside its transaction, after its SQL ran."""
-    conn.execute(applied_statement(settings, migration, None))
+    conn.execute(applied_template(settings, names_table(settings, migration), False),
+                 migration_values(settings, migration))
 
 
 def record_reverted(
     conn: psycopg.Connection[tuple[object, ...]], settings: Settings, migration: Migration
 ) -> None:
     """Delete the migration's row (either name form) inside the rollback's transaction."""
-    conn.execute(reverted_statement(settings, migration, None))
+    conn.execute(reverted_template(settings, False), migration_values(settings, migration))
 
 
 def record_event(
     conn: psycopg.Connection[tuple[object, ...]], settings: Settings, event: Event
 ) -> None:
     """Append one event. Inside a migration's transaction it commits with it."""
-    conn.execute(event_statement(settings, event))
+    conn.execute(event_template(settings, event.seconds is None), event_values(settings, event))
 
 
-def applied_statement(settings: Settings, migration: Migration, event: Event | None) -> sql.Composed:
+# The statements below are templates with named placeholders, built once per settings
+# (composing psycopg.sql costs more than a small migration's round trip) and bound with
+# the values of each migration: server-side by execute(), client-side in a batch.
+
+
+def names_table(settings: Settings, migration: Migration) -> bool:
+    """Whether the file names the tracking table, so it may insert rows of its own."""
+    return settings.tracking_table.lower() in migration.sql.text.lower()
+
+
+def migration_values(settings: Settings, migration: Migration) -> Values:
+    return {
+        "version": migration.version, "stem": migration.stem, "file": migration.migration_name,
+        "name": migration.recorded_name(settings.name_form), "checksum": migration.checksum,
+        "rollback": migration.rollback.checksum if migration.rollback else None,
+    }
+
+
+def event_values(settings: Settings, event: Event) -> Values:
+    migration = event.migration
+    return {
+        "e_kind": event.kind,
+        "e_version": migration.version if migration else None,
+        "e_name": migration.recorded_name(settings.name_form) if migration else None,
+        "e_checksum": migration.checksum if migration else None,
+        "e_rollback": migration.rollback.checksum if migration and migration.rollback else None,
+        "e_os_user": event.actor.os_user, "e_host": event.actor.host,
+        "e_tool_version": event.actor.tool_version,
+        "e_seconds": float(event.seconds) if event.seconds is not None else None,
+        "e_ms": int(event.seconds * 1000) if event.seconds is not None else None,
+        "e_error": event.error, "e_detail": Jsonb(event.detail) if event.detail else None,
+    }
+
+
+@functools.lru_cache(maxsize=32)
+def applied_template(settings: Settings, scan_rows: bool, with_event: bool) -> sql.Composed:
     """One statement that records an applied migration (and its event): its SQL's last companion.
 
     Archon's files insert tracking rows themselves (their own, and 008 back-fills
@@ -143,98 +184,77 @@ def applied_statement(settings: Settings, migration: Migration, event: Event | N
     that repeat an existing migration, or the migration's own, are removed first
     (the INSERT reads the DELETE's count, so it runs after it) so the table never
     holds the same migration twice; older rows are never touched. Only files that
-    name the tracking table can insert such rows, so the others skip that scan.
+    name the tracking table (`scan_rows`) can insert such rows, so the others skip that scan.
     """
     table = _table(settings)
     repeats: sql.Composable = sql.SQL("SELECT 1")
-    if settings.tracking_table.lower() in migration.sql.text.lower():
+    if scan_rows:
         repeats = sql.SQL("""DELETE FROM {t} AS d
             WHERE d.xmin = pg_catalog.pg_current_xact_id()::xid
-              AND ((d.version = {version} AND d.migration_name IN ({stem}, {file}))
+              AND ((d.version = %(version)s AND d.migration_name IN (%(stem)s, %(file)s))
                 OR EXISTS (SELECT 1 FROM {t} AS o
                     WHERE o.version = d.version AND o.id <> d.id
                       AND o.xmin <> pg_catalog.pg_current_xact_id()::xid
                       AND regexp_replace(o.migration_name, '\\.sql$', '')
                         = regexp_replace(d.migration_name, '\\.sql$', '')))
-            RETURNING 1""").format(t=table, version=sql.Literal(migration.version),
-                                   stem=sql.Literal(migration.stem),
-                                   file=sql.Literal(migration.migration_name))
+            RETURNING 1""").format(t=table)
     tracked = sql.SQL("""INSERT INTO {t} (version, migration_name, applied_at, checksum,
                 execution_ms, applied_by, rollback_checksum)
-            SELECT {version}, {name}, clock_timestamp(), {checksum},
+            SELECT %(version)s, %(name)s, clock_timestamp(), %(checksum)s,
                 (extract(epoch FROM clock_timestamp() - now()) * 1000)::integer,
-                current_user, {rollback}
-            FROM (SELECT count(*) FROM repeats) AS done RETURNING 1""").format(
-        t=table,
-        version=sql.Literal(migration.version),
-        name=sql.Literal(migration.recorded_name(settings.name_form)),
-        checksum=sql.Literal(migration.checksum),
-        rollback=sql.Literal(migration.rollback.checksum if migration.rollback else None),
-    )
-    return _chain(settings, [("repeats", repeats), ("tracked", tracked)], event)
+                current_user, %(rollback)s
+            FROM (SELECT count(*) FROM repeats) AS done RETURNING 1""").format(t=table)
+    return _chain(settings, [("repeats", repeats), ("tracked", tracked)], with_event)
 
 
-def reverted_statement(settings: Settings, migration: Migration, event: Event | None) -> sql.Composed:
+@functools.lru_cache(maxsize=32)
+def reverted_template(settings: Settings, with_event: bool) -> sql.Composed:
     """One statement that deletes the migration's row (either name form) and appends its event.
 
     Under the lock nobody else deletes rows, so finding none means the rollback's
     own SQL removed it, which is fine.
     """
-    gone = sql.SQL("DELETE FROM {} WHERE version = {} AND migration_name IN ({}, {}) RETURNING 1").format(
-        _table(settings), sql.Literal(migration.version), sql.Literal(migration.stem),
-        sql.Literal(migration.migration_name))
-    return _chain(settings, [("gone", gone)], event)
+    gone = sql.SQL("DELETE FROM {} WHERE version = %(version)s AND migration_name IN (%(stem)s, %(file)s) "
+                   "RETURNING 1").format(_table(settings))
+    return _chain(settings, [("gone", gone)], with_event)
 
 
-def _chain(
-    settings: Settings, steps: list[tuple[str, sql.Composable]], event: Event | None
-) -> sql.Composed:
+def _chain(settings: Settings, steps: list[tuple[str, sql.Composable]], with_event: bool) -> sql.Composed:
     """Data-modifying CTEs, each reading the one before so they run in order, then the event."""
     ctes = sql.SQL(", ").join(sql.SQL("{} AS ({})").format(sql.Identifier(name), body)
                              for name, body in steps)
     last = sql.Identifier(steps[-1][0])
-    if event is None:
-        final = sql.SQL("SELECT count(*) FROM {}").format(last)
+    if with_event:
+        final = _event_insert(settings, True, after=last)
     else:
-        final = event_statement(settings, event, after=last)
+        final = sql.SQL("SELECT count(*) FROM {}").format(last)
     return sql.SQL("WITH {} {}").format(ctes, final)
 
 
-def event_statement(
-    settings: Settings, event: Event, after: sql.Identifier | None = None
-) -> sql.Composed:
-    """The INSERT of one event, values bound client-side so it can share a message.
+@functools.lru_cache(maxsize=32)
+def event_template(settings: Settings, in_transaction: bool) -> sql.Composed:
+    return _event_insert(settings, in_transaction)
 
-    In a migration's own transaction (seconds None) it started with the transaction
-    (now()); otherwise it started `seconds` before the clock."""
-    migration = event.migration
-    started: sql.Composable
-    duration: sql.Composable
-    if event.seconds is None:
+
+def _event_insert(
+    settings: Settings, in_transaction: bool, after: sql.Identifier | None = None
+) -> sql.Composed:
+    """The INSERT of one event (event_values() binds it).
+
+    In a migration's own transaction it started with the transaction (now());
+    otherwise it started `e_seconds` before the clock."""
+    if in_transaction:
         started = sql.SQL("now()")
         duration = sql.SQL("(extract(epoch FROM clock_timestamp() - now()) * 1000)::integer")
     else:
-        started = sql.SQL("clock_timestamp() - make_interval(secs => {})").format(
-            sql.Literal(float(event.seconds)))
-        duration = sql.Literal(int(event.seconds * 1000))
-    values = [
-        sql.Literal(event.kind),
-        sql.Literal(migration.version if migration else None),
-        sql.Literal(migration.recorded_name(settings.name_form) if migration else None),
-        sql.Literal(migration.checksum if migration else None),
-        sql.Literal(migration.rollback.checksum if migration and migration.rollback else None),
-        sql.Literal(event.actor.os_user),
-        sql.Literal(event.actor.host),
-        sql.Literal(event.actor.tool_version),
-        started,
-        duration,
-        sql.Literal(event.error),
-        sql.Literal(Jsonb(event.detail) if event.detail else None),
-    ]
+        started = sql.SQL("clock_timestamp() - make_interval(secs => %(e_seconds)s::float8)")
+        duration = sql.SQL("%(e_ms)s::integer")
     source = sql.SQL(" FROM (SELECT count(*) FROM {}) AS done").format(after) if after else sql.SQL("")
     return sql.SQL("""INSERT INTO {} (event, version, migration_name, checksum, rollback_checksum,
             os_user, host, tool_version, started_at, duration_ms, error, detail)
-        SELECT {}{}""").format(_events(settings), sql.SQL(", ").join(values), source)
+        SELECT %(e_kind)s, %(e_version)s, %(e_name)s, %(e_checksum)s, %(e_rollback)s, %(e_os_user)s,
+            %(e_host)s, %(e_tool_version)s, {}, {}, %(e_error)s, %(e_detail)s::jsonb{}""").format(
+        _events(settings), started, duration, source)
 
 
 def read_events(

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from archon_plan import connection, executor, planning
+from archon_plan import batch, connection, executor, planning, sqltext
 from archon_plan.errors import (
     DriftError,
     LockTimeoutError,
@@ -439,3 +439,25 @@ def test_a_setting_changed_through_a_function_does_not_leak_into_the_next_migrat
                              + entry("0.1.0", "002_table", rollback=False))
     apply(database_url, load_manifest(manifest))
     assert table_exists(db, "after_it")
+
+
+@pytest.mark.parametrize(("text", "resets"), [
+    ("CREATE TABLE t (id int DEFAULT nextval('s'), at timestamptz DEFAULT now());", False),
+    ("INSERT INTO t (name) SELECT 'n' || g FROM generate_series(1, 25) AS g;", False),
+    ("ALTER TABLE t ALTER COLUMN name SET DEFAULT lower('X');", False),
+    ("CREATE FUNCTION f() RETURNS int LANGUAGE sql SET search_path = app AS 'SELECT 1';", False),
+    ("SET search_path = app;", True),
+    ("SET LOCAL statement_timeout = '1ms';", True),  # would still reach the recording statement
+    ("SET ROLE someone;", True),
+    ("SELECT set_config('search_path', '', false);", True),
+    ("SELECT pg_catalog.set_config('search_path', '', false);", True),
+    ("INSERT INTO t SELECT my_function();", True),
+    ("SELECT app.now();", True),  # only pg_catalog's (or unqualified) built-ins are known
+    ("DO $$ BEGIN PERFORM 1; END $$;", True),
+    ("CALL do_things();", True),
+])
+def test_resets_follow_only_files_that_may_change_session_settings(text: str, resets: bool) -> None:
+    statements = sqltext.split_statements(text)
+    message = batch.build("SELECT 1", statements, "SELECT 2")
+    assert ("RESET ALL" in message.text) is resets
+    assert message.text.endswith("SELECT 2")
