@@ -76,13 +76,23 @@ def ensure_table(conn: psycopg.Connection[tuple[object, ...]], settings: Setting
             error TEXT,
             detail JSONB)""",
     ]
+    if _complete(conn, settings):  # one catalog query on every run after the first
+        return
     with conn.transaction():
-        if _exists(conn, settings) and _has_our_columns(conn, settings) and _exists(
-            conn, settings, events=True
-        ):
-            return
         for statement in statements:
             conn.execute(sql.SQL(statement).format(**parts))
+
+
+def _complete(conn: psycopg.Connection[tuple[object, ...]], settings: Settings) -> bool:
+    """Whether both tables exist and the tracking table has our columns."""
+    row = conn.execute(
+        """SELECT to_regclass(%(events)s) IS NOT NULL AND (
+               SELECT count(*) FROM pg_catalog.pg_attribute
+               WHERE attrelid = to_regclass(%(table)s) AND NOT attisdropped
+                 AND attname IN ('execution_ms', 'applied_by', 'rollback_checksum')) = 3""",
+        {"table": _table(settings).as_string(conn), "events": _events(settings).as_string(conn)},
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _exists(
@@ -91,16 +101,6 @@ def _exists(
     qualified = (_events(settings) if events else _table(settings)).as_string(conn)
     row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (qualified,)).fetchone()
     return bool(row and row[0])
-
-
-def _has_our_columns(conn: psycopg.Connection[tuple[object, ...]], settings: Settings) -> bool:
-    row = conn.execute(
-        """SELECT count(*) FROM information_schema.columns
-           WHERE table_schema = %s AND table_name = %s
-             AND column_name IN ('execution_ms', 'applied_by', 'rollback_checksum')""",
-        (settings.tracking_schema, settings.tracking_table),
-    ).fetchone()
-    return bool(row and row[0] == 3)
 
 
 def read_rows(
