@@ -9,13 +9,17 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# Only what `status` and `apply` need at import: pydantic (manifest), packaging
-# (releases, scaffold) and the review verbs (review.py) load where they are used.
-from . import connection, executor, graph, plancache, planning, render, repair, tracker
+# Only what `status` needs at import. The executor (with batch, sqltext and the lock), repair,
+# pydantic (manifest), packaging (releases, scaffold) and the review verbs (review.py) load
+# in the verbs that use them.
+from . import connection, graph, plancache, planning, render, tracker
 from .errors import ExitCode, ManifestError, Problem, RefusedError, UsageError
 from .model import NOBODY, Actor, Manifest, Migration, Plan, Settings, State, Step, duration_problem
+
+if TYPE_CHECKING:
+    from .executor import Connection, Selector
 
 
 @dataclass
@@ -88,7 +92,7 @@ def read_checked(context: Context) -> tuple[Manifest, graph.MigrationGraph, list
 
 @contextmanager
 def connected(context: Context, settings: Settings, root: Path) -> Iterator[tuple[
-        executor.Connection, connection.Target]]:
+        Connection, connection.Target]]:
     target = connection.resolve_target(context.database_url, context.env)
     if target is None:
         target = connection.embedded_target(root)
@@ -117,7 +121,9 @@ def show(context: Context, args: argparse.Namespace) -> int:
 def status(context: Context, args: argparse.Namespace) -> int:
     loaded, built = load(context)
     with connected(context, loaded.settings, loaded.root) as (conn, target):
-        statuses = executor.current_status(conn, loaded.settings, built)
+        # executor.current_status, without importing the executor: status only reads
+        rows = tracker.read_rows(conn, loaded.settings)
+        statuses = planning.compare(built, rows, tracker.read_failures(conn, loaded.settings))
     formatter = render.status_json if args.format == "json" else render.status_text
     print(formatter(statuses, target.redacted))
     behind = any(s.state in (State.PENDING, State.MODIFIED, State.FAILED) for s in statuses)
@@ -129,6 +135,8 @@ def _target(built: graph.MigrationGraph, name: str) -> Migration:
 
 
 def apply(context: Context, args: argparse.Namespace) -> int:
+    from . import executor
+
     loaded, built = load(context)
     target = _target(built, args.target) if args.target else None
     with connected(context, loaded.settings, loaded.root) as (conn, _):
@@ -140,10 +148,12 @@ def apply(context: Context, args: argparse.Namespace) -> int:
 
 
 def revert(context: Context, args: argparse.Namespace) -> int:
+    from . import executor
+
     loaded, built = load(context)
     if args.name:
         chosen = _target(built, args.name)
-        select: executor.Selector = lambda statuses: planning.revert_named(statuses, chosen)  # noqa: E731
+        select: Selector = lambda statuses: planning.revert_named(statuses, chosen)  # noqa: E731
     elif args.to:
         keep = _target(built, args.to)
         select = lambda statuses: planning.revert_to(built, statuses, keep)  # noqa: E731
@@ -169,6 +179,8 @@ def history(context: Context, args: argparse.Namespace) -> int:
 
 
 def repair_history(context: Context, args: argparse.Namespace) -> int:
+    from . import repair
+
     loaded, built = load(context)
     flag, value = next((f, getattr(args, f)) for f in ("retry", "accept_checksum", "mark_applied",
                                                           "mark_reverted") if getattr(args, f) is not None)
@@ -200,6 +212,8 @@ def _confirm(question: str) -> None:
 
 
 def _dry_run(plan: Plan, verb: str) -> int:
+    from . import executor
+
     executor.prepare(plan)  # the same refusals a real run would give
     if not plan:
         print(f"Dry run: nothing to {verb}.")

@@ -7,7 +7,6 @@ import re
 import shutil
 import tempfile
 import urllib.parse
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -216,6 +215,8 @@ SCRATCH_PREFIX = "archon_rehearse_"
 def scratch_database(server: Target) -> Iterator[Target]:
     """A new database on server's cluster, dropped (WITH FORCE) afterwards; server's own
     database is only used to run CREATE DATABASE and DROP DATABASE."""
+    import uuid  # here, not at the top: with platform, 2 ms of every `status`
+
     name = f"{SCRATCH_PREFIX}{uuid.uuid4().hex[:12]}"
     identifier = sql.Identifier(name)
     create = sql.SQL("CREATE DATABASE {}").format(identifier)

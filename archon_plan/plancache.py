@@ -26,7 +26,13 @@ from . import __version__
 from .graph import MigrationGraph
 from .model import Manifest, Migration, Settings, SqlFile, normalize_sql_text
 
-FORMAT = 1
+FORMAT = 2
+_FIELDS = tuple(f.name for f in dataclasses.fields(Migration))
+_SQL, _ROLLBACK = _FIELDS.index("sql"), _FIELDS.index("rollback")
+# A symlinked file fails to open and takes the full resolve: no lstat per file. Where the
+# flag is missing (Windows), os.path.islink asks instead.
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
 
 
 def folder(env: Mapping[str, str]) -> Path:
@@ -44,16 +50,20 @@ def _key(manifest_bytes: bytes) -> str:
     return f"{FORMAT}:{__version__}:{hashlib.md5(manifest_bytes).hexdigest()}"
 
 
+def _root(manifest_path: Path) -> str:
+    return os.path.join(manifest_path.resolve().parent, "")  # with a trailing separator
+
+
 def load(cache: Path, manifest_path: Path) -> tuple[Manifest, MigrationGraph] | None:
     """The cached manifest and graph with every SQL file read afresh, or None."""
     try:
         key = _key(manifest_path.read_bytes())
         data = json.loads(_entry_path(cache, manifest_path).read_text(encoding="utf-8"))
-        if data.get("key") != key:
+        if data.get("key") != key or data["fields"] != list(_FIELDS):
             return None
         _real_folder.cache_clear()  # folders are resolved once per load, never across loads
-        root = os.path.join(manifest_path.resolve().parent, "")  # with a trailing separator
-        migrations = tuple(_migration(item, root) for item in data["migrations"])
+        root = _root(manifest_path)
+        migrations = tuple(_migration(row, root) for row in data["migrations"])
         settings = _values(Settings, data["settings"])
         requires = {m.key: tuple((str(v), str(s)) for v, s in deps)
                     for m, deps in zip(migrations, data["requires"], strict=True)}
@@ -66,12 +76,17 @@ def load(cache: Path, manifest_path: Path) -> tuple[Manifest, MigrationGraph] | 
 
 
 def store(cache: Path, manifest_path: Path, manifest: Manifest, graph: MigrationGraph) -> None:
-    """Remember a manifest that loaded without problems; best effort (a read-only home is fine)."""
+    """Remember a manifest that loaded without problems; best effort (a read-only home is fine).
+    Each migration is a row of its field values, named once in `fields`: half the JSON of
+    one object per migration, and twice as fast to read."""
+    root = _root(manifest_path)
     index = {m.key: i for i, m in enumerate(manifest.migrations)}
     data = {
         "key": _key(manifest_path.read_bytes()),
-        "settings": _plain(manifest.settings),
-        "migrations": [_plain(m) for m in manifest.migrations],
+        "settings": {f.name: _plain(getattr(manifest.settings, f.name), root)
+                     for f in dataclasses.fields(Settings)},
+        "fields": _FIELDS,
+        "migrations": [[_plain(getattr(m, name), root) for name in _FIELDS] for m in manifest.migrations],
         "requires": [[list(k) for k in graph.requires.get(m.key, ())] for m in manifest.migrations],
         "order": [index[m.key] for m in graph.order],
     }
@@ -82,32 +97,26 @@ def _write(path: Path, data: dict[str, Any]) -> None:
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps(data), encoding="utf-8")
+        partial.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
         partial.replace(path)  # atomic: a concurrent reader sees the old file or the new one
 
 
-def _plain(value: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(value):
-        item = getattr(value, f.name)
-        if isinstance(item, SqlFile):
-            item = [str(item.path), item.display]
-        elif isinstance(item, frozenset):
-            item = sorted(item)
-        elif isinstance(item, tuple):
-            item = list(item)
-        out[f.name] = item
-    return out
+def _plain(value: Any, root: str) -> Any:
+    """A field's value as JSON; a SQL file as [display, its resolved path unless root + display]."""
+    if isinstance(value, SqlFile):
+        path = str(value.path)
+        return [value.display, None if path == root + value.display else path]
+    if isinstance(value, frozenset):
+        return sorted(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
 
 
-def _values(kind: Any, data: dict[str, Any], **given: Any) -> Any:
+def _values(kind: Any, data: dict[str, Any]) -> Any:
     """Rebuild a frozen dataclass, restoring tuples, frozensets and enums from its defaults."""
-    arguments = dict(given)
-    for name, convert in _converters(kind):
-        if name not in arguments:
-            value = data[name]
-            arguments[name] = value if convert is None else convert(value)
-    return kind(**arguments)
+    return kind(**{name: data[name] if convert is None else convert(data[name])
+                   for name, convert in _converters(kind)})
 
 
 @functools.cache
@@ -117,37 +126,73 @@ def _converters(kind: Any) -> tuple[tuple[str, Any], ...]:
                  for f in dataclasses.fields(kind))
 
 
-def _migration(item: dict[str, Any], root: str) -> Migration:
-    sql = _read(item["sql"], root)
-    rollback = _read(item["rollback"], root) if item["rollback"] else None
-    return _values(Migration, item, sql=sql, rollback=rollback)  # type: ignore[no-any-return]
+# (index, type) of Migration's fields whose JSON value becomes a tuple, frozenset or enum
+_CONVERTED = tuple((i, convert) for i, (_, convert) in enumerate(_converters(Migration)) if convert)
 
 
-def _read(stored: list[str], root: str) -> SqlFile:
+def _migration(row: list[Any], root: str) -> Migration:
+    if len(row) != len(_FIELDS):
+        raise ValueError(row)
+    values = list(row)
+    for index, convert in _CONVERTED:
+        values[index] = convert(values[index])
+    values[_SQL] = _read(values[_SQL], root)
+    if values[_ROLLBACK] is not None:
+        values[_ROLLBACK] = _read(values[_ROLLBACK], root)
+    return Migration(*values)
+
+
+def _read(stored: list[Any], root: str) -> SqlFile:
     """Read a SQL file as the manifest loader does; anything it would object to is a miss.
-    The path is resolved again (a retargeted folder symlink must not keep the old file);
-    strings, not pathlib, and each folder once: this runs for every file on every `status`."""
-    path, display = stored
-    if _resolve(root, display) != path or not path.startswith(root):
+    The path is resolved again (a retargeted folder symlink must not keep the old file)."""
+    display, resolved = stored
+    path = resolved or root + display
+    if not path.startswith(root):
         raise ValueError(path)
-    with open(path, "rb") as file:
-        text = normalize_sql_text(file.read())
+    text = normalize_sql_text(_read_resolved(root, display, path))
     if not text.strip():
         raise ValueError(path)
-    return SqlFile(path=Path(path), display=display, text=text)
+    folder, name = os.path.split(path)
+    return SqlFile(path=_folder_path(folder) / name, display=display, text=text)
 
 
-def _resolve(root: str, relative: str) -> str:
-    joined = os.path.join(root, relative)
-    if ".." in relative.split("/") or os.path.islink(joined):
-        return os.path.realpath(joined)
-    folder, name = os.path.split(joined)
-    return os.path.join(_real_folder(folder), name)
+def _read_resolved(root: str, display: str, path: str) -> bytes:
+    """The bytes of root/display, which must still resolve to `path`: each folder resolved
+    once per load, and the file itself opened without following a symlink. This runs for
+    every file on every `status`, so strings and os calls, not pathlib and open()."""
+    joined = os.path.join(root, display)
+    if ".." not in display.split("/") and (_NOFOLLOW or not os.path.islink(joined)):
+        folder, name = os.path.split(joined)
+        if os.path.join(_real_folder(folder), name) == path:
+            with contextlib.suppress(OSError):  # now a symlink (ELOOP), or gone: resolve in full
+                return _read_bytes(path, _NOFOLLOW)
+    if os.path.realpath(joined) != path:
+        raise ValueError(path)
+    return _read_bytes(path, 0)
+
+
+def _read_bytes(path: str, flags: int) -> bytes:
+    """A whole file. open() adds an fstat, an isatty and two lseeks, which double the
+    cost of a small file."""
+    fd = os.open(path, os.O_RDONLY | _BINARY | flags)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 @functools.lru_cache(maxsize=1024)
 def _real_folder(folder: str) -> str:
     return os.path.realpath(folder)
+
+
+@functools.lru_cache(maxsize=1024)
+def _folder_path(folder: str) -> Path:
+    """One Path per folder, joined with each name: half the cost of a Path per file."""
+    return Path(folder)
 
 
 def load_memo(cache: Path, manifest_path: Path, kind: str) -> dict[str, Any]:

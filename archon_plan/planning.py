@@ -29,20 +29,23 @@ def compare(
     for row in rows:
         by_key.setdefault(row.key, []).append(row)
     statuses = []
-    last_applied = max((graph.position(m) for m in graph.order if m.key in by_key), default=-1)
-    for migration in graph.order:
-        matched = by_key.pop(migration.key, [])
-        # A row with a checksum says more than Archon's own NULL-checksum row.
-        best = max(matched, key=lambda r: r.checksum is not None, default=None)
-        status = _status(migration, best, graph.position(migration) < last_applied)
-        if migration.key in failed:
-            status = replace(status, state=State.FAILED, failure=failed[migration.key])
+    keys = [m.key for m in graph.order]  # a position in graph.order is a position in the plan
+    last_applied = max((i for i, key in enumerate(keys) if key in by_key), default=-1)
+    for position, (migration, key) in enumerate(zip(graph.order, keys, strict=True)):
+        status = _status(migration, _best(by_key.pop(key, ())), position < last_applied)
+        if key in failed:
+            status = replace(status, state=State.FAILED, failure=failed[key])
         statuses.append(status)
     for leftover in by_key.values():
         for row in leftover:
             statuses.append(MigrationStatus(State.UNKNOWN, row.version,
                                             strip_sql_suffix(row.migration_name), row=row))
     return tuple(statuses)
+
+
+def _best(rows: Sequence[AppliedRow]) -> AppliedRow | None:
+    """A row with a checksum says more than Archon's own NULL-checksum row."""
+    return next((row for row in rows if row.checksum is not None), rows[0] if rows else None)
 
 
 def _status(migration: Migration, row: AppliedRow | None, before_applied: bool) -> MigrationStatus:

@@ -14,12 +14,10 @@ SCHEMA_VERSION = 1
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Left-aligned columns; the last one is not padded."""
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = []
-    for row in [header, *rows]:
-        cells = [str(c).ljust(w) for c, w in zip(row[:-1], widths, strict=False)]
-        lines.append("  ".join([*cells, str(row[-1])]).rstrip())
-    return "\n".join(lines)
+    lines = [[str(cell) for cell in row] for row in [header, *rows]]
+    widths = [max(map(len, column)) for column in zip(*lines, strict=True)]
+    padded = ("  ".join([*map(str.ljust, line[:-1], widths), line[-1]]) for line in lines)
+    return "\n".join(text.rstrip() for text in padded)
 
 
 def migration_dict(graph: MigrationGraph, migration: Migration) -> dict[str, Any]:
@@ -94,18 +92,25 @@ def counts(statuses: Sequence[MigrationStatus]) -> dict[str, int]:
     return found
 
 
+STATE_NOTES = {
+    State.APPLIED_UNKNOWN_CHECKSUM: "recorded without a checksum",
+    State.MODIFIED: "file changed since it was applied",
+    State.UNKNOWN: "in the database, not in the manifest",
+}
+
+
+def _note(s: MigrationStatus) -> str:
+    if s.state is State.FAILED:
+        return (f"{s.failure.direction} stopped after statement {s.failure.statements_done}"
+                f"; repair --retry {s.label}" if s.failure else "")
+    return STATE_NOTES.get(s.state, "sorts before applied ones" if s.out_of_order else "")
+
+
 def status_text(statuses: Sequence[MigrationStatus], database: str) -> str:
     rows = []
     for s in statuses:
         applied_at = s.row.applied_at.isoformat(" ", "seconds") if s.row and s.row.applied_at else ""
-        note = {
-            State.APPLIED_UNKNOWN_CHECKSUM: "recorded without a checksum",
-            State.MODIFIED: "file changed since it was applied",
-            State.UNKNOWN: "in the database, not in the manifest",
-            State.FAILED: (f"{s.failure.direction} stopped after statement {s.failure.statements_done}"
-                           f"; repair --retry {s.label}" if s.failure else ""),
-        }.get(s.state, "sorts before applied ones" if s.out_of_order else "")
-        rows.append((s.state.value, s.version, s.stem, applied_at, note))
+        rows.append((s.state.value, s.version, s.stem, applied_at, _note(s)))
     n = counts(statuses)
     applied = n["applied"] + n["applied-unknown-checksum"]
     summary = (f"{applied} applied, {n['pending']} pending, {n['modified']} modified, "

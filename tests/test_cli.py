@@ -319,6 +319,20 @@ def test_status_and_apply_in_text_and_json(tmp_path: Path, database_url: str, db
     assert tracking_rows(db) == ALL_ROWS
 
 
+def test_status_loads_neither_the_executor_nor_the_sql_parser(tmp_path: Path, database_url: str) -> None:
+    """`status` runs in every deploy: it reads, so it imports no more than reading needs."""
+    manifest = project(tmp_path)
+    assert_ok(run(tmp_path, "apply", manifest=manifest, database_url=database_url))
+    unwanted = [f"archon_plan.{m}" for m in ("executor", "batch", "sqltext", "lock", "repair", "manifest")]
+    unwanted += ["pglast", "pydantic", "networkx", "uuid", "difflib"]
+    code = ("import sys; from archon_plan.cli import main; "
+            "code = main(['--manifest', sys.argv[1], '--database-url', sys.argv[2], 'status']); "
+            f"print(code, sorted(set(sys.modules) & {set(unwanted)!r}))")
+    out = subprocess.run([sys.executable, "-c", code, str(manifest), database_url], cwd=tmp_path,
+                         env=clean_env(), capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.splitlines()[-1] == "0 []"
+
+
 def test_status_check_exits_8_while_pending_and_0_when_up_to_date(tmp_path: Path, database_url: str) -> None:
     manifest = project(tmp_path)
     behind = run(tmp_path, "status", "--check", manifest=manifest, database_url=database_url)

@@ -13,6 +13,7 @@ from archon_plan import plancache
 from archon_plan.cli import main
 from archon_plan.graph import build_graph
 from archon_plan.manifest import load_manifest
+from archon_plan.model import Manifest
 from tests.helpers import entry, write_project
 
 
@@ -34,6 +35,14 @@ def project(tmp_path: Path) -> Path:
     return write_project(tmp_path, files, manifest)
 
 
+def stored_project(tmp_path: Path) -> tuple[Path, Manifest]:
+    """The project, loaded and stored in the cache."""
+    path = project(tmp_path)
+    fresh = load_manifest(path)
+    plancache.store(cache(), path, fresh, build_graph(fresh.migrations))
+    return path, fresh
+
+
 def test_cached_manifest_and_graph_equal_a_fresh_load(tmp_path: Path) -> None:
     path = project(tmp_path)
     fresh = load_manifest(path)
@@ -49,22 +58,23 @@ def test_cached_manifest_and_graph_equal_a_fresh_load(tmp_path: Path) -> None:
 
 
 def test_an_edited_manifest_misses(tmp_path: Path) -> None:
-    path = project(tmp_path)
-    fresh = load_manifest(path)
-    plancache.store(cache(), path, fresh, build_graph(fresh.migrations))
+    path, _ = stored_project(tmp_path)
     path.write_text(path.read_text() + "\n# a comment\n")
     assert plancache.load(cache(), path) is None
 
 
 def test_an_edited_sql_file_is_read_afresh_on_a_hit(tmp_path: Path) -> None:
-    path = project(tmp_path)
-    fresh = load_manifest(path)
-    plancache.store(cache(), path, fresh, build_graph(fresh.migrations))
+    """Nothing is trusted from a file's stat: an edit of the same size, mtime restored
+    (`touch -r`), is seen."""
+    path, fresh = stored_project(tmp_path)
     first = fresh.migrations[0].sql.path
-    first.write_text("CREATE TABLE a (id bigint);")
+    before = first.stat()
+    first.write_text("CREATE TABLE z (id int);")  # as long as "CREATE TABLE a (id int);"
+    os.utime(first, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (first.stat().st_size, first.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
     cached = plancache.load(cache(), path)
     assert cached is not None
-    assert cached[0].migrations[0].sql.text == "CREATE TABLE a (id bigint);"
+    assert cached[0].migrations[0].sql.text == "CREATE TABLE z (id int);"
     assert cached[0].migrations[0].checksum != fresh.migrations[0].checksum
 
 
@@ -154,3 +164,30 @@ def test_a_damaged_cache_entry_is_a_miss_not_an_error(
     cache_file.write_text(json.dumps({**json.loads(cache_file.read_text()), **damage}))
     assert plancache.load(cache(), path) is None
     assert main(["--manifest", str(path), "show"]) == 0
+
+
+def test_a_symlinked_file_is_read_through_and_retargeting_it_misses(tmp_path: Path) -> None:
+    path = project(tmp_path)
+    folder = tmp_path / "migrations" / "0.1.0"
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "v1.sql").write_text("CREATE TABLE a (id int);")
+    (tmp_path / "shared" / "v2.sql").write_text("CREATE TABLE a (id bigint);")
+    (folder / "001_create_a.sql").unlink()
+    (folder / "001_create_a.sql").symlink_to(tmp_path / "shared" / "v1.sql")
+    fresh = load_manifest(path)
+    plancache.store(cache(), path, fresh, build_graph(fresh.migrations))
+    cached = plancache.load(cache(), path)
+    assert cached is not None and cached[0].migrations == fresh.migrations
+    (folder / "001_create_a.sql").unlink()
+    (folder / "001_create_a.sql").symlink_to(tmp_path / "shared" / "v2.sql")
+    assert plancache.load(cache(), path) is None
+
+
+def test_a_file_replaced_by_a_symlink_misses(tmp_path: Path) -> None:
+    path, fresh = stored_project(tmp_path)
+    sql = fresh.migrations[1].sql.path
+    (tmp_path / "elsewhere.sql").write_text(sql.read_text())
+    sql.unlink()
+    sql.symlink_to(tmp_path / "elsewhere.sql")  # the same text, but another file
+    assert plancache.load(cache(), path) is None
+    assert load_manifest(path).migrations[1].sql.path == (tmp_path / "elsewhere.sql").resolve()
