@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import getpass
 import os
 import socket
@@ -160,6 +161,18 @@ def read_environment() -> dict[str, str]:
     return env
 
 
+def entry() -> int:
+    """The `archon-plan` executable: main() in a process of its own.
+
+    A short run whose objects live until it ends (the manifest, parse trees, psycopg's
+    modules): reference counting frees the rest, and the cyclic collector only walked them
+    over and over (65 ms of an apply of 1,000, 185 ms of a cold check of 10,000; peak memory
+    the same without it). mypy tunes it down for the same reason. Not in main(), which tests
+    and embedding programs call in their own process."""
+    gc.disable()
+    return main()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from . import commands  # after parsing: --version and --help stay fast
@@ -214,4 +227,4 @@ def _report(
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(entry())

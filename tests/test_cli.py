@@ -140,6 +140,20 @@ def test_python_m_and_the_console_script_both_run_the_cli(tmp_path: Path) -> Non
     assert outputs[0] == outputs[1]
 
 
+def test_the_executable_runs_without_the_cyclic_collector_and_main_leaves_it_alone(tmp_path: Path) -> None:
+    """The console script's target turns the collector off for its own short process only."""
+    manifest = project(tmp_path)
+    target = tomllib.loads(Path(archon_plan.__file__).parent.parent.joinpath("pyproject.toml")
+                           .read_text())["project"]["scripts"]["archon-plan"]
+    module, function = target.split(":")
+    code = (f"import gc, sys, {module} as m; sys.argv = ['archon-plan', '--manifest', sys.argv[1], 'show']; "
+            f"code = m.{function}(); print(code, gc.isenabled()); gc.enable(); "
+            "code = m.main(['--manifest', sys.argv[1], 'show']); print(code, gc.isenabled())")
+    out = subprocess.run([sys.executable, "-c", code, str(manifest)], cwd=tmp_path, env=clean_env(),
+                         capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.splitlines()[-2:] == ["0 False", "0 True"]
+
+
 def test_missing_manifest_exits_4_naming_the_path(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.toml"
     result = run(tmp_path, "status", manifest=missing, database_url=BOGUS_URL)
