@@ -288,14 +288,21 @@ def read_failures(
     """Non-transactional migrations whose last event says they stopped part-way."""
     if not _exists(conn, settings, events=True):
         return []
-    query = sql.SQL(r"""SELECT version, stem, detail, error FROM (
-            SELECT DISTINCT ON (version, regexp_replace(migration_name, '\.sql$', ''))
-                version, regexp_replace(migration_name, '\.sql$', '') AS stem, event, detail, error
-            FROM {}
-            WHERE version IS NOT NULL AND event <> 'statement' AND event <> 'retry'
-            ORDER BY version, regexp_replace(migration_name, '\.sql$', ''), id DESC) AS last
-        WHERE event IN ('apply-failed', 'revert-failed', 'interrupted')
-          AND detail ? 'statements_done'""").format(_events(settings))
+    # Only migrations that ever stopped part-way (rare) get their last event looked up: the
+    # history grows with every run, and sorting all of it cost every status and apply.
+    query = sql.SQL(r"""WITH stopped AS (
+            SELECT DISTINCT version, regexp_replace(migration_name, '\.sql$', '') AS stem FROM {e}
+            WHERE event IN ('apply-failed', 'revert-failed', 'interrupted') AND version IS NOT NULL
+              AND detail ? 'statements_done')
+        SELECT s.version, s.stem, last.detail, last.error FROM stopped AS s
+        CROSS JOIN LATERAL (
+            SELECT event, detail, error FROM {e}
+            WHERE version = s.version AND regexp_replace(migration_name, '\.sql$', '') = s.stem
+              AND event <> 'statement' AND event <> 'retry'
+            ORDER BY id DESC LIMIT 1) AS last
+        WHERE last.event IN ('apply-failed', 'revert-failed', 'interrupted')
+          AND last.detail ? 'statements_done'
+        ORDER BY s.version, s.stem""").format(e=_events(settings))
     with conn.cursor(row_factory=dict_row) as cursor:
         rows = cursor.execute(query).fetchall()
     return [
