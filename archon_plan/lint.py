@@ -1,4 +1,6 @@
-"""PostgreSQL safety rules over the parsed migrations and rollbacks; pure, no I/O."""
+"""PostgreSQL safety rules over the parsed migrations and rollbacks; pure, no I/O.
+
+The rules read pglast's JSON parse trees, which sqlobjects.py describes."""
 
 from __future__ import annotations
 
@@ -6,12 +8,10 @@ import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from pglast import ast, enums
-
 from . import sqlobjects, sqltext
 from .model import Migration, SqlFile
 from .rules import BY_CODE, Severity
-from .sqlobjects import Name, name_of, same, show, walk
+from .sqlobjects import Fields, Name, fields_of, name_of, nodes, same, show
 
 __all__ = ["Finding", "LintResult", "Severity", "lint", "lint_migrations"]
 
@@ -50,7 +50,7 @@ def lint(
     migrations: Sequence[Migration], known: Mapping[str, tuple[Finding, ...]] | None = None
 ) -> LintResult:
     """Lint every migration; `known` holds earlier findings by memo_key, so files that did not
-    change are not parsed again (pglast's trees are most of `check`'s time)."""
+    change are not parsed again (parsing is most of a cold `check`)."""
     reported: list[Finding] = []
     suppressed: list[Finding] = []
     memo: dict[str, tuple[Finding, ...]] = {}
@@ -152,13 +152,12 @@ def _statement_hits(
     added: list[tuple[Name, str]] = []
     hits: list[_Hit] = []
     for statement in statements:
-        node, offset = statement.node, statement.offset
-        found = [*_locking(node, created, added), *_session(node, transactional)]
+        found = [*_locking(statement, created, added), *_session(statement, transactional)]
         if destructive:
-            found += _destructive(node, created)
-        hits += [_Hit(code, offset, message) for code, message in found]
-        created += sqlobjects.created_tables(node)
-        added += sqlobjects.added_columns(node)
+            found += _destructive(statement, created)
+        hits += [_Hit(code, statement.offset, message) for code, message in found]
+        created += sqlobjects.created_tables(statement)
+        added += sqlobjects.added_columns(statement)
     return hits
 
 
@@ -166,67 +165,72 @@ def _is_new(name: Name, created: Sequence[Name]) -> bool:
     return any(same(name, other) for other in created)
 
 
-def _destructive(node: ast.Node, created: Sequence[Name]) -> Iterator[tuple[str, str]]:
-    kinds = enums.ObjectType
-    if isinstance(node, ast.DropStmt) and node.removeType == kinds.OBJECT_TABLE:
-        for name in map(sqlobjects.name_of_parts, node.objects or ()):
+def _destructive(statement: sqltext.Statement, created: Sequence[Name]) -> Iterator[tuple[str, str]]:
+    kind, fields = statement.kind, statement.fields
+    if kind == "DropStmt" and fields.get("removeType") == "OBJECT_TABLE":
+        for name in map(sqlobjects.dropped_name, fields.get("objects", ())):
             if not _is_new(name, created):
                 yield "AP101", f"DROP TABLE {show(name)} deletes the table and its rows"
-    elif isinstance(node, ast.DropStmt) and node.removeType == kinds.OBJECT_SCHEMA:
-        for item in node.objects or ():
-            schema = show(sqlobjects.name_of_parts([item]))
+    elif kind == "DropStmt" and fields.get("removeType") == "OBJECT_SCHEMA":
+        for item in fields.get("objects", ()):
+            schema = show(sqlobjects.dropped_name(item))
             yield "AP104", f"DROP SCHEMA {schema} removes the schema and what it holds"
-    elif isinstance(node, ast.TruncateStmt):
-        for name in map(name_of, node.relations or ()):
+    elif kind == "TruncateStmt":
+        for name in (name_of(fields_of(item, "RangeVar")) for item in fields.get("relations", ())):
             if not _is_new(name, created):
                 yield "AP103", f"TRUNCATE {show(name)} deletes every row"
-    elif isinstance(node, ast.AlterTableStmt) and not _is_new(name_of(node.relation), created):
-        for cmd in node.cmds or ():
-            if cmd.subtype == enums.AlterTableType.AT_DropColumn:
-                yield "AP102", f"DROP COLUMN {show(name_of(node.relation))}.{cmd.name} deletes its data"
+    elif kind == "AlterTableStmt" and not _is_new(table := name_of(fields.get("relation")), created):
+        for cmd in sqlobjects.alter_table_cmds(fields):
+            if cmd.get("subtype") == "AT_DropColumn":
+                yield "AP102", f"DROP COLUMN {show(table)}.{cmd.get('name')} deletes its data"
 
 
 def _locking(
-    node: ast.Node, created: Sequence[Name], added: Sequence[tuple[Name, str]]
+    statement: sqltext.Statement, created: Sequence[Name], added: Sequence[tuple[Name, str]]
 ) -> Iterator[tuple[str, str]]:
-    if isinstance(node, ast.IndexStmt) and not node.concurrent:
-        table = name_of(node.relation)
+    kind, fields = statement.kind, statement.fields
+    if kind not in ("IndexStmt", "AlterTableStmt", "RenameStmt"):
+        return
+    table = name_of(fields.get("relation"))
+    if kind == "IndexStmt" and not fields.get("concurrent"):
         if not _is_new(table, created):
-            index = node.idxname or "without a name"
+            index = fields.get("idxname") or "without a name"
             yield "AP201", f"CREATE INDEX {index} blocks writes to {show(table)} while it builds"
-    elif isinstance(node, ast.AlterTableStmt) and node.objtype == enums.ObjectType.OBJECT_TABLE:
-        table = name_of(node.relation)
+    elif kind == "AlterTableStmt" and fields.get("objtype") == "OBJECT_TABLE":
         if not _is_new(table, created):
-            for cmd in node.cmds or ():
+            for cmd in sqlobjects.alter_table_cmds(fields):
                 yield from _alter_table(cmd, table, added)
-    elif isinstance(node, ast.RenameStmt) and node.relation is not None:
-        table = name_of(node.relation)
-        if node.renameType == enums.ObjectType.OBJECT_TABLE and not _is_new(table, created):
-            yield "AP206", f"renaming table {show(table)} to {node.newname} breaks code using the old name"
-        elif node.renameType == enums.ObjectType.OBJECT_COLUMN and not _is_new(table, created):
-            yield ("AP207", f"renaming column {show(table)}.{node.subname} to {node.newname} "
+    elif kind == "RenameStmt" and fields.get("relation") is not None:
+        renamed, new_name = fields.get("renameType"), fields.get("newname")
+        if renamed == "OBJECT_TABLE" and not _is_new(table, created):
+            yield "AP206", f"renaming table {show(table)} to {new_name} breaks code using the old name"
+        elif renamed == "OBJECT_COLUMN" and not _is_new(table, created):
+            yield ("AP207", f"renaming column {show(table)}.{fields.get('subname')} to {new_name} "
                    "breaks code using the old name")
 
 
-def _alter_table(
-    cmd: ast.AlterTableCmd, table: Name, added: Sequence[tuple[Name, str]]
-) -> Iterator[tuple[str, str]]:
-    types, column = enums.AlterTableType, f"{show(table)}.{cmd.name}"
-    if cmd.subtype == types.AT_AlterColumnType:
+_CHECKED_CONSTRAINTS = {"CONSTR_FOREIGN": "FOREIGN KEY", "CONSTR_CHECK": "CHECK"}
+
+
+def _alter_table(cmd: Fields, table: Name, added: Sequence[tuple[Name, str]]) -> Iterator[tuple[str, str]]:
+    subtype, column = cmd.get("subtype"), f"{show(table)}.{cmd.get('name')}"
+    new_column = sqlobjects.added_column(cmd)
+    constraint = fields_of(cmd.get("def"), "Constraint")
+    if subtype == "AT_AlterColumnType":
         yield "AP202", f"changing the type of {column} rewrites the table"
-    elif cmd.subtype == types.AT_AddColumn and isinstance(cmd.def_, ast.ColumnDef):
-        reason = _rewrite_reason(cmd.def_)
+    elif new_column is not None:
+        reason = _rewrite_reason(new_column)
         if reason:
-            yield "AP203", f"ADD COLUMN {show(table)}.{cmd.def_.colname} with {reason} rewrites the table"
-    elif cmd.subtype == types.AT_SetNotNull:
-        if not any(same(table, t) and c == str(cmd.name).lower() for t, c in added):
+            added_name = f"{show(table)}.{new_column.get('colname')}"
+            yield "AP203", f"ADD COLUMN {added_name} with {reason} rewrites the table"
+    elif subtype == "AT_SetNotNull":
+        if not any(same(table, t) and c == str(cmd.get("name")).lower() for t, c in added):
             yield "AP204", f"SET NOT NULL on {column} scans the whole table"
-    elif cmd.subtype == types.AT_AddConstraint and isinstance(cmd.def_, ast.Constraint):
-        constraint = cmd.def_
-        kinds = {enums.ConstrType.CONSTR_FOREIGN: "FOREIGN KEY", enums.ConstrType.CONSTR_CHECK: "CHECK"}
-        if constraint.contype in kinds and not constraint.skip_validation:
-            name = constraint.conname or "without a name"
-            yield ("AP205", f"ADD CONSTRAINT {name} {kinds[constraint.contype]} on {show(table)} "
+    elif subtype == "AT_AddConstraint" and constraint is not None:
+        checked = _CHECKED_CONSTRAINTS.get(constraint.get("contype", ""))
+        if checked and not constraint.get("skip_validation"):
+            name = constraint.get("conname") or "without a name"
+            yield ("AP205", f"ADD CONSTRAINT {name} {checked} on {show(table)} "
                    "checks every row without NOT VALID")
 
 
@@ -235,55 +239,52 @@ _NON_VOLATILE = {"now", "transaction_timestamp", "statement_timestamp"}
 _SERIALS = {"serial", "serial2", "serial4", "serial8", "smallserial", "bigserial"}
 
 
-def _rewrite_reason(column: ast.ColumnDef) -> str | None:
-    type_name = sqlobjects.name_of_parts(column.typeName.names if column.typeName else None)[1]
+def _rewrite_reason(column: Fields) -> str | None:
+    type_name = sqlobjects.name_of_parts((column.get("typeName") or {}).get("names"))[1]
     if type_name in _SERIALS:
         return f"type {type_name}"
-    for constraint in column.constraints or ():
-        kind = constraint.contype
-        if kind == enums.ConstrType.CONSTR_IDENTITY:
+    for constraint in (item["Constraint"] for item in column.get("constraints", ())):
+        kind = constraint.get("contype")
+        if kind == "CONSTR_IDENTITY":
             return "GENERATED ... AS IDENTITY"
-        if kind == enums.ConstrType.CONSTR_GENERATED and constraint.generated_kind == "s":
+        if kind == "CONSTR_GENERATED" and constraint.get("generated_kind") == "s":
             return "GENERATED ... STORED"
-        if kind == enums.ConstrType.CONSTR_DEFAULT:
-            called = [sqlobjects.function_name(n) for n in walk(constraint.raw_expr)
-                      if isinstance(n, ast.FuncCall)]
+        if kind == "CONSTR_DEFAULT":
+            called = map(sqlobjects.function_name, nodes(constraint.get("raw_expr"), "FuncCall"))
             volatile = [name for name in called if name not in _NON_VOLATILE]
             if volatile:
                 return f"the volatile default {volatile[0]}()"
     return None
 
 
-_WRAPPERS = {enums.TransactionStmtKind.TRANS_STMT_BEGIN, enums.TransactionStmtKind.TRANS_STMT_START,
-             enums.TransactionStmtKind.TRANS_STMT_COMMIT}
-_SETS = {enums.VariableSetKind.VAR_SET_VALUE, enums.VariableSetKind.VAR_SET_DEFAULT,
-         enums.VariableSetKind.VAR_SET_CURRENT, enums.VariableSetKind.VAR_SET_MULTI}
+_WRAPPERS = {"TRANS_STMT_BEGIN", "TRANS_STMT_START", "TRANS_STMT_COMMIT"}
+_SETS = {"VAR_SET_VALUE", "VAR_SET_DEFAULT", "VAR_SET_CURRENT", "VAR_SET_MULTI"}
 _FALSE = {"false", "f", "off", "no", "n", "0"}  # what PostgreSQL reads as boolean false
 
 
-def _session(node: ast.Node, transactional: bool) -> Iterator[tuple[str, str]]:
-    if isinstance(node, ast.TransactionStmt) and node.kind in _WRAPPERS and transactional:
-        word = node.kind.name.removeprefix("TRANS_STMT_").replace("START", "START TRANSACTION")
+def _session(statement: sqltext.Statement, transactional: bool) -> Iterator[tuple[str, str]]:
+    kind, fields = statement.kind, statement.fields
+    if kind == "TransactionStmt" and fields.get("kind") in _WRAPPERS and transactional:
+        word = fields["kind"].removeprefix("TRANS_STMT_").replace("START", "START TRANSACTION")
         yield "AP301", f"{word} in the file: archon-plan removes it and runs the file in its own transaction"
-    elif isinstance(node, ast.VariableSetStmt) and node.kind in _SETS and not node.is_local:
-        if node.name != "TRANSACTION":  # SET TRANSACTION lasts for the transaction only
-            yield "AP302", f"SET {node.name} without LOCAL lasts for the whole session"
-    elif isinstance(node, ast.SelectStmt):
-        for call in walk(node.targetList):
-            if isinstance(call, ast.FuncCall) and _sets_session(call):
+    elif kind == "VariableSetStmt" and fields.get("kind") in _SETS and not fields.get("is_local"):
+        if fields.get("name") != "TRANSACTION":  # SET TRANSACTION lasts for the transaction only
+            yield "AP302", f"SET {fields.get('name')} without LOCAL lasts for the whole session"
+    elif kind == "SelectStmt":
+        for call in nodes(fields.get("targetList"), "FuncCall"):
+            if _sets_session(call):
                 yield "AP302", "set_config(..., false) lasts for the whole session"
 
 
-def _sets_session(call: ast.FuncCall) -> bool:
-    args = call.args or ()
+def _sets_session(call: Fields) -> bool:
+    args = call.get("args", ())
     if sqlobjects.function_name(call) != "set_config" or len(args) != 3:
         return False
-    flag = args[2]
-    if not isinstance(flag, ast.A_Const) or flag.isnull:
+    flag = fields_of(args[2], "A_Const")
+    if flag is None or flag.get("isnull"):
         return False
-    value = flag.val
-    if isinstance(value, ast.Boolean):
-        return not value.boolval
-    if isinstance(value, ast.String):
-        return str(value.sval).lower() in _FALSE
-    return isinstance(value, ast.Integer) and value.ival == 0
+    if "boolval" in flag:  # the value's own fields: false, 0 and '' are left out
+        return not flag["boolval"].get("boolval")
+    if "sval" in flag:
+        return str(flag["sval"].get("sval", "")).lower() in _FALSE
+    return "ival" in flag and not flag["ival"].get("ival")

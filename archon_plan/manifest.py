@@ -8,89 +8,20 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import tomli_w
 from packaging.version import InvalidVersion, Version
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
-from pydantic.config import JsonDict
+from pydantic import BaseModel, ValidationError
 
-from . import rules
+from . import rules, sqlfiles
 from .errors import ManifestError, Problem
-from .model import (
-    DEFAULT_TRACKING_TABLE,
-    FILE_NAME_RE,
-    FILE_NAME_RULE,
-    Manifest,
-    Migration,
-    NameForm,
-    Settings,
-    SqlFile,
-    duration_problem,
-    normalize_sql_text,
-)
-
-
-def _duration(text: str) -> str:
-    problem = duration_problem(text)
-    if problem:
-        raise ValueError(problem)
-    return text
-
+from .manifest_schema import MAX_VERSION_LENGTH, EntryModel, SettingsModel
+from .manifest_schema import manifest_json_schema as manifest_json_schema  # the API names it here
+from .model import FILE_NAME_RE, FILE_NAME_RULE, Manifest, Migration, NameForm, Settings, SqlFile
 
 IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")  # used with fullmatch
 HEADER_RE = re.compile(r"^\s*\[\[\s*migration\s*\]\]")
-MAX_VERSION_LENGTH = 20  # archon_migrations.version is VARCHAR(20)
-# PostgreSQL durations as its GUCs take them: "500ms", "5s", "2min", "1h"; "0" turns it off.
-Duration = Annotated[str, AfterValidator(_duration)]
-# Patterns for the JSON Schema only (ECMA-262 syntax): validation keeps its own, clearer messages.
-_DURATION: JsonDict = {"pattern": "^[0-9]+(ms|s|min|h)?$"}
-_TABLE_PATTERN = "^([A-Za-z_][A-Za-z0-9_]{0,62}[.])?[A-Za-z_][A-Za-z0-9_]{0,62}$"
-_FILE_PATTERN = "(^|/)[0-9]{3}_[a-z0-9]+(_[a-z0-9]+)*[.]sql$"
-
-
-class _SettingsModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    tracking_table: str = Field(
-        default=DEFAULT_TRACKING_TABLE, json_schema_extra={"pattern": _TABLE_PATTERN},
-        description="The table that records applied migrations: `schema.table`, or `table` in public.")
-    recorded_name: Literal["file", "stem"] = Field(
-        default="file", description="How new rows write migration_name: `001_x.sql` (file) or "
-        "`001_x` (stem, as Archon's own SQL does).")
-    lock_wait: float = Field(default=60.0, gt=0, description=(
-        "Seconds to wait for another runner's migration lock before giving up (exit code 7)."))
-    lock_timeout: Duration | None = Field(default="10s", json_schema_extra=_DURATION, description=(
-        "PostgreSQL lock_timeout inside each migration: 500ms, 5s, 2min, 1h; \"0\" turns it off."))
-    statement_timeout: Duration | None = Field(default=None, json_schema_extra=_DURATION, description=(
-        "PostgreSQL statement_timeout inside each migration; unset: the server's own."))
-    lock_retries: int = Field(default=3, ge=0, le=20, description=(
-        "Retries, with backoff, of a migration that failed with lock_not_available (55P03)."))
-
-
-class _EntryModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    version: str = Field(json_schema_extra={"maxLength": MAX_VERSION_LENGTH}, description=(
-        "The release this migration belongs to, e.g. \"0.2.0\"; releases run in release order."))
-    file: str = Field(json_schema_extra={"pattern": _FILE_PATTERN}, description=(
-        "The forward SQL file, relative to the manifest, named NNN_snake_case_name.sql."))
-    rollback: str | None = Field(default=None, description=(
-        "The SQL file that undoes `file`, relative to the manifest; `revert` needs it."))
-    depends_on: list[str] = Field(default_factory=list, description=(
-        "Earlier migrations this one needs: `NNN_name` in the same version, or `VERSION/NNN_name`."))
-    description: str | None = Field(default=None, description="Free text; release notes show it.")
-    lock_timeout: Duration | None = Field(default=None, json_schema_extra=_DURATION, description=(
-        "This migration's PostgreSQL lock_timeout, over [settings]."))
-    statement_timeout: Duration | None = Field(default=None, json_schema_extra=_DURATION, description=(
-        "This migration's PostgreSQL statement_timeout, over [settings]."))
-    transactional: bool = Field(default=True, description=(
-        "false: run one statement at a time in autocommit, for CREATE INDEX CONCURRENTLY and the like."))
-    allow: list[str] = Field(default_factory=list, json_schema_extra={"items": {"enum": [
-        rule.code for rule in rules.RULES if rule.allowable]}}, description=(
-        "Lint warnings `check` accepts for this migration, e.g. [\"AP201\"]; needs allow_reason."))
-    allow_reason: str | None = Field(default=None, description=(
-        "Why the allowed warnings are safe here, for the reviewer."))
 
 
 class _Lines:
@@ -129,7 +60,7 @@ def load_manifest(path: Path) -> Manifest:
 
 def read_manifest(path: Path) -> tuple[Manifest, list[Problem]]:
     """Read a manifest, returning the valid part and every problem found."""
-    _resolved.cache_clear()  # folders are resolved once per read, never across reads
+    sqlfiles.real_folder.cache_clear()  # folders are resolved once per read, never across reads
     name = str(path)
     try:
         text = path.read_bytes().decode("utf-8")
@@ -164,8 +95,9 @@ def _parse(path: Path, data: dict[str, Any], lines: _Lines) -> tuple[Manifest, l
                                 "write each migration as a [[migration]] table"))
         raw_entries = []
     migrations: list[Migration] = []
+    root = str(path.parent)
     for index, raw in enumerate(raw_entries):
-        migration = _parse_entry(path, index, raw, lines, problems)
+        migration = _parse_entry(path, root, index, raw, lines, problems)
         if migration is not None:
             migrations.append(migration)
     problems.extend(_duplicates(path, migrations))
@@ -208,10 +140,10 @@ def _parse_settings(
         problems.append(Problem(_where(path, line), "[settings] must be a table"))
         return Settings()
     try:
-        model = _SettingsModel.model_validate(raw)
+        model = SettingsModel.model_validate(raw)
     except ValidationError as exc:
         where = lambda _line: _where(path, line) + ": [settings]"  # noqa: E731
-        problems.extend(_pydantic_problems(exc, where, _SettingsModel, lambda _key: line))
+        problems.extend(_pydantic_problems(exc, where, SettingsModel, lambda _key: line))
         return Settings()
     parts = model.tracking_table.split(".")
     if len(parts) == 1:
@@ -235,42 +167,47 @@ def _parse_settings(
 
 
 def _parse_entry(
-    path: Path, index: int, raw: object, lines: _Lines, problems: list[Problem]
+    path: Path, root: str, index: int, raw: object, lines: _Lines, problems: list[Problem]
 ) -> Migration | None:
     def where(line: int | None) -> str:
         return _where(path, line, index)
+
+    def at(key: str) -> Callable[[], str]:  # found only for a problem: a scan of the entry's lines
+        return lambda: where(lines.key(index, key))
 
     if not isinstance(raw, dict):
         problems.append(Problem(where(lines.entry(index)), "must be a table"))
         return None
     try:
-        entry = _EntryModel.model_validate(raw)
+        entry = EntryModel.model_validate(raw)
     except ValidationError as exc:
         problems.extend(
-            _pydantic_problems(exc, where, _EntryModel, lambda key: lines.key(index, key))
+            _pydantic_problems(exc, where, EntryModel, lambda key: lines.key(index, key))
         )
         return None
     found = len(problems)
-    _check_version(entry.version, where(lines.key(index, "version")), problems)
-    _check_allow(entry, where(lines.key(index, "allow")), problems)
-    match = FILE_NAME_RE.fullmatch(Path(entry.file).name)
+    version_problem = _version_problem(entry.version)
+    if version_problem:
+        problems.append(Problem(at("version")(), *version_problem))
+    _check_allow(entry, at("allow"), problems)
+    name = _file_name(entry.file)
+    match = FILE_NAME_RE.fullmatch(name)
     if not match:
         problems.append(Problem(
-            where(lines.key(index, "file")),
-            f"file name {Path(entry.file).name!r} does not follow the rule {FILE_NAME_RULE}",
+            at("file")(),
+            f"file name {name!r} does not follow the rule {FILE_NAME_RULE}",
             "rename the file, e.g. 001_add_users.sql",
         ))
-    sql = _read_sql(path.parent, entry.file, where(lines.key(index, "file")), problems)
+    sql = _read_sql(root, entry.file, at("file"), problems)
     rollback = None
     if entry.rollback is not None:
-        rollback_where = where(lines.key(index, "rollback"))
-        rollback = _read_sql(path.parent, entry.rollback, rollback_where, problems)
+        rollback = _read_sql(root, entry.rollback, at("rollback"), problems)
     if len(problems) > found or sql is None or match is None:
         return None
     return Migration(
         version=entry.version,
         number=int(match["number"]),
-        stem=Path(entry.file).name.removesuffix(".sql"),
+        stem=name.removesuffix(".sql"),
         sql=sql,
         rollback=rollback,
         depends_on=tuple(entry.depends_on),
@@ -285,73 +222,45 @@ def _parse_entry(
     )
 
 
-def _check_version(version: str, where: str, problems: list[Problem]) -> None:
+def _file_name(path: str) -> str:
+    """Path(path).name, without building a Path for each of 10,000 entries."""
+    name = path.rpartition("/")[2]
+    return name if name not in ("", ".") else Path(path).name
+
+
+@functools.lru_cache(maxsize=256)
+def _version_problem(version: str) -> tuple[str, str] | None:
+    """What is wrong with a version, and the hint; once per distinct version."""
     try:
         Version(version)
     except InvalidVersion:
-        problems.append(Problem(where, f"version {version!r} is not a release number",
-                                "write it like 0.1.0"))
-        return
+        return f"version {version!r} is not a release number", "write it like 0.1.0"
     if len(version) > MAX_VERSION_LENGTH:
-        problems.append(Problem(where, f"version {version!r} is longer than 20 characters",
-                                "the tracking table stores versions as VARCHAR(20)"))
+        return (f"version {version!r} is longer than 20 characters",
+                "the tracking table stores versions as VARCHAR(20)")
+    return None
 
 
-def _check_allow(entry: _EntryModel, where: str, problems: list[Problem]) -> None:
+def _check_allow(entry: EntryModel, where: Callable[[], str], problems: list[Problem]) -> None:
     for code in entry.allow:
         rule = rules.BY_CODE.get(code)
         if rule is None:
             hint = _did_you_mean(code.strip().upper(), tuple(rules.BY_CODE))
-            problems.append(Problem(where, f"allow: {code!r} is not a lint rule", hint))
+            problems.append(Problem(where(), f"allow: {code!r} is not a lint rule", hint))
         elif not rule.allowable:
-            problems.append(Problem(where, f"allow: {code} ({rule.name}) is an error and cannot be allowed",
+            problems.append(Problem(where(), f"allow: {code} ({rule.name}) is an error and cannot be allowed",
                                     "fix the SQL: an error would break the run or its history"))
     if entry.allow and not (entry.allow_reason or "").strip():
-        problems.append(Problem(where, "allow needs allow_reason",
+        problems.append(Problem(where(), "allow needs allow_reason",
                                 'add allow_reason = "why this is safe here" to the entry'))
 
 
-@functools.lru_cache(maxsize=1024)
-def _resolved(folder: Path) -> Path:
-    return folder.resolve()
-
-
-def _resolve(root: Path, relative: str) -> Path:
-    """(root / relative).resolve(), resolving each folder once: at 10,000 files a full
-    resolve per file (an lstat per path component) was a third of `check`."""
-    joined = root / relative
-    if joined.is_symlink() or ".." in joined.parts:
-        return joined.resolve()
-    return _resolved(joined.parent) / joined.name
-
-
-def _read_sql(root: Path, relative: str, where: str, problems: list[Problem]) -> SqlFile | None:
+def _read_sql(root: str, relative: str, where: Callable[[], str], problems: list[Problem]) -> SqlFile | None:
     try:
-        path = _resolve(root, relative)
-    except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop; a NUL byte
-        problems.append(Problem(where, f"{relative} cannot be resolved: {exc}"))
+        return sqlfiles.read_sql(root, relative)
+    except sqlfiles.UnusableFile as exc:
+        problems.append(Problem(where(), exc.message, exc.hint))
         return None
-    if not path.is_relative_to(_resolved(root)):
-        problems.append(Problem(where, f"{relative} lies outside the project folder {root}",
-                                "keep migrations beside the manifest"))
-        return None
-    try:
-        text = normalize_sql_text(path.read_bytes())
-    except FileNotFoundError:
-        problems.append(Problem(where, f"{relative} not found",
-                                "fix the path (relative to the manifest) or create the file"))
-        return None
-    except UnicodeDecodeError as exc:
-        problems.append(Problem(where, f"{relative} is not UTF-8 text (byte {exc.start})",
-                                "save the file as UTF-8"))
-        return None
-    except (OSError, ValueError) as exc:
-        problems.append(Problem(where, f"{relative} cannot be read: {exc}"))
-        return None
-    if not text.strip():
-        problems.append(Problem(where, f"{relative} is empty", "write its SQL, or remove it"))
-        return None
-    return SqlFile(path=path, display=relative, text=text)
 
 
 def _duplicates(path: Path, migrations: Sequence[Migration]) -> list[Problem]:
@@ -387,42 +296,6 @@ def render_entries(entries: Sequence[Mapping[str, Any]]) -> str:
 
 def render_settings(settings: Mapping[str, Any]) -> str:
     return "[settings]\n" + tomli_w.dumps(dict(settings))
-
-
-SCHEMA_DRAFT = "http://json-schema.org/draft-07/schema#"  # the newest draft Taplo's validator knows
-
-
-def manifest_json_schema() -> dict[str, Any]:
-    """The JSON Schema of migrations.toml, for editors that validate TOML as it is typed."""
-    entry = _toml_schema(_EntryModel.model_json_schema(), "[[migration]]")
-    settings = _toml_schema(_SettingsModel.model_json_schema(), "[settings]")
-    definitions = {**settings.pop("$defs", {}), **entry.pop("$defs", {})}  # refs point at the root
-    return {
-        "$schema": SCHEMA_DRAFT,
-        "title": "archon-plan migrations.toml",
-        "description": "The manifest of an archon-plan project: settings and every migration.",
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "settings": {**settings, "description": "Project-wide settings; every key is optional."},
-            "migration": {"type": "array", "items": entry,
-                          "description": "Every migration: a release, a SQL file, its rollback."},
-        },
-        **({"$defs": definitions} if definitions else {}),
-    }
-
-
-def _toml_schema(schema: dict[str, Any], title: str) -> dict[str, Any]:
-    """TOML has no null: `X | None` is just X, and an absent key needs no null default."""
-    for prop in schema.get("properties", {}).values():
-        options = [o for o in prop.pop("anyOf", []) if o != {"type": "null"}]
-        if len(options) == 1:
-            prop.update(options[0])
-        elif options:
-            prop["anyOf"] = options
-        if "default" in prop and prop["default"] is None:
-            del prop["default"]
-    return {**schema, "title": title}
 
 
 def named_files(text: str) -> list[str]:

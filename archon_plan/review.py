@@ -13,7 +13,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import connection, diff, diff_render, executor, manifest, plancache, revision
+from . import connection, diff, diff_render, executor, plancache, revision
 from .commands import Context, PrintReporter, load, read_checked
 from .errors import ExitCode, LintError, ManifestError, Problem
 from .model import Step
@@ -28,14 +28,15 @@ def run(context: Context, args: argparse.Namespace) -> int:
 
 
 def check(context: Context, args: argparse.Namespace) -> int:
-    from . import lint, lint_report  # here: other commands need not load pglast's rules
+    from . import lint, lint_report  # here: the other verbs need no lint rules
 
     _, built, problems = read_checked(context)
     cache = plancache.folder(context.env)
     known = plancache.load_memo(cache, context.manifest_path, "lint")
-    result = lint.lint(built.order, {key: tuple(_finding(f) for f in found) for key, found in known.items()})
-    plancache.store_memo(cache, context.manifest_path, "lint",
-                         {key: [_plain(f) for f in found] for key, found in result.memo.items()})
+    result = lint.lint(built.order, {key: tuple(map(_finding, found)) for key, found in known.items()})
+    if result.memo.keys() != known.keys():  # else every finding came from the memo as it is
+        plancache.store_memo(cache, context.manifest_path, "lint",
+                             {key: [_plain(f) for f in found] for key, found in result.memo.items()})
     errors = [f for f in result.findings if f.severity is Severity.ERROR]
     if problems:  # with the SQL errors of the valid entries: all at once
         raise ManifestError([*problems, *map(_as_problem, errors)])
@@ -84,6 +85,8 @@ def diff_base(context: Context, args: argparse.Namespace) -> int:
 
 
 def schema(context: Context, args: argparse.Namespace) -> int:
+    from . import manifest  # here: a `check` with the plan cached needs no pydantic
+
     print(json.dumps(manifest.manifest_json_schema(), indent=2))
     return ExitCode.OK
 

@@ -1,43 +1,63 @@
-"""What SQL statements create and drop, read from pglast's parse trees; pure."""
+"""What SQL statements create and drop, read from pglast's JSON parse trees; pure.
+
+A node of that parse is `{"Kind": {fields}}` where a field may hold any node, and its
+fields alone where the field holds one kind only (a statement's `relation`). False, zero,
+empty and absent fields are left out, and enums are their names (`"OBJECT_TABLE"`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-
-from pglast import ast, enums
+from typing import Any
 
 from . import sqltext
 
 Name = tuple[str | None, str]  # (schema or None, name), lower-cased
-_OBJ = enums.ObjectType
+Fields = Mapping[str, Any]  # one node's fields, without its kind
+_NONE: Fields = {}
 
 
-def walk(node: object) -> Iterator[ast.Node]:
-    """Every node below node (itself included), depth first."""
-    stack = [node]
+def fields_of(value: object, kind: str) -> Fields | None:
+    """value's fields if it is a `kind` node, else None."""
+    return value.get(kind) if isinstance(value, dict) else None
+
+
+def nodes(value: object, kind: str) -> Iterator[Fields]:
+    """The fields of every `kind` node in value (itself included), depth first in source order."""
+    stack = [value]
     while stack:
         item = stack.pop()
-        if isinstance(item, ast.Node):
-            yield item
-            stack.extend(reversed([getattr(item, field) for field in item]))
-        elif isinstance(item, list | tuple):
+        if isinstance(item, dict):
+            if kind in item:
+                yield item[kind]
+            stack.extend(reversed(item.values()))
+        elif isinstance(item, list):
             stack.extend(reversed(item))
 
 
-def name_of(relation: ast.RangeVar | None) -> Name:
+def name_of(relation: Fields | None) -> Name:
     if relation is None:  # the grammar always gives one; the types do not say so
         return (None, "")
-    schema = relation.schemaname.lower() if relation.schemaname else None
-    return (schema, str(relation.relname).lower())
+    schema = relation.get("schemaname")
+    return (schema.lower() if schema else None, str(relation.get("relname")).lower())
 
 
 def name_of_parts(parts: Sequence[object] | None) -> Name:
     """A name written as String parts: `table`, `schema.table`, `db.schema.table`."""
-    words = [str(getattr(part, "sval", part)).lower() for part in parts or ()]
+    words = [str((fields_of(part, "String") or _NONE).get("sval", "")).lower() for part in parts or ()]
     if not words:
         return (None, "")
     return (words[-2] if len(words) > 1 else None, words[-1])
+
+
+def dropped_name(item: object) -> Name:
+    """The name of one object of a DROP: a List of parts, a String, a function or a type."""
+    for kind, field in (("List", "items"), ("ObjectWithArgs", "objname"), ("TypeName", "names")):
+        found = fields_of(item, kind)
+        if found is not None:
+            return name_of_parts(found.get(field))
+    return name_of_parts([item])
 
 
 def show(name: Name) -> str:
@@ -49,24 +69,37 @@ def same(a: Name, b: Name) -> bool:
     return a[1] == b[1] and (a[0] is None or b[0] is None or a[0] == b[0])
 
 
-def function_name(call: ast.FuncCall) -> str:
-    return name_of_parts(call.funcname)[1]
+def function_name(call: Fields) -> str:
+    return name_of_parts(call.get("funcname"))[1]
 
 
-def created_tables(node: ast.Node) -> list[Name]:
-    if isinstance(node, ast.CreateStmt):
-        return [name_of(node.relation)]
-    if isinstance(node, ast.CreateTableAsStmt) and node.objtype == _OBJ.OBJECT_TABLE and node.into:
-        return [name_of(node.into.rel)]
+def alter_table_cmds(fields: Fields) -> list[Fields]:
+    """The commands of an ALTER TABLE statement."""
+    return [cmd["AlterTableCmd"] for cmd in fields.get("cmds", ())]
+
+
+def created_tables(statement: sqltext.Statement) -> list[Name]:
+    kind, fields = statement.kind, statement.fields
+    if kind == "CreateStmt":
+        return [name_of(fields.get("relation"))]
+    into = fields.get("into")
+    if kind == "CreateTableAsStmt" and fields.get("objtype") == "OBJECT_TABLE" and into:
+        return [name_of(into.get("rel"))]
     return []
 
 
-def added_columns(node: ast.Node) -> list[tuple[Name, str]]:
-    if not isinstance(node, ast.AlterTableStmt) or node.objtype != _OBJ.OBJECT_TABLE:
+def added_columns(statement: sqltext.Statement) -> list[tuple[Name, str]]:
+    fields = statement.fields
+    if statement.kind != "AlterTableStmt" or fields.get("objtype") != "OBJECT_TABLE":
         return []
-    table = name_of(node.relation)
-    return [(table, str(cmd.def_.colname).lower()) for cmd in node.cmds or ()
-            if cmd.subtype == enums.AlterTableType.AT_AddColumn and isinstance(cmd.def_, ast.ColumnDef)]
+    table = name_of(fields.get("relation"))
+    columns = map(added_column, alter_table_cmds(fields))
+    return [(table, str(column.get("colname")).lower()) for column in columns if column is not None]
+
+
+def added_column(cmd: Fields) -> Fields | None:
+    """The column an ALTER TABLE command adds, if it adds one."""
+    return fields_of(cmd.get("def"), "ColumnDef") if cmd.get("subtype") == "AT_AddColumn" else None
 
 
 @dataclass(frozen=True)
@@ -91,53 +124,46 @@ class SqlObject:
         return drop.kind == self.kind and same(drop.name, self.name) and drop.column == self.column
 
 
-_TYPES = (ast.CreateEnumStmt, ast.CreateRangeStmt)
+# Statements that create a type, and the field that names it (String parts).
+_TYPE_NAMES = {"CreateEnumStmt": "typeName", "CreateRangeStmt": "typeName", "CreateDomainStmt": "domainname"}
 _DROPPED_KINDS = {
-    _OBJ.OBJECT_TABLE: "table", _OBJ.OBJECT_INDEX: "index", _OBJ.OBJECT_FUNCTION: "function",
-    _OBJ.OBJECT_PROCEDURE: "function", _OBJ.OBJECT_ROUTINE: "function", _OBJ.OBJECT_TYPE: "type",
-    _OBJ.OBJECT_DOMAIN: "type", _OBJ.OBJECT_SCHEMA: "schema",
+    "OBJECT_TABLE": "table", "OBJECT_INDEX": "index", "OBJECT_FUNCTION": "function",
+    "OBJECT_PROCEDURE": "function", "OBJECT_ROUTINE": "function", "OBJECT_TYPE": "type",
+    "OBJECT_DOMAIN": "type", "OBJECT_SCHEMA": "schema",
 }
 
 
-def creates(node: ast.Node) -> list[SqlObject]:
+def creates(statement: sqltext.Statement) -> list[SqlObject]:
     """What a statement creates that its rollback should drop."""
-    if isinstance(node, ast.IndexStmt) and node.idxname:
-        table = name_of(node.relation)
-        return [SqlObject("index", (table[0], str(node.idxname).lower()), table=table)]
-    if isinstance(node, ast.CreateFunctionStmt):
-        return [SqlObject("function", name_of_parts(node.funcname))]
-    if isinstance(node, _TYPES):
-        return [SqlObject("type", name_of_parts(node.typeName))]
-    if isinstance(node, ast.CompositeTypeStmt):
-        return [SqlObject("type", name_of(node.typevar))]
-    if isinstance(node, ast.CreateDomainStmt):
-        return [SqlObject("type", name_of_parts(node.domainname))]
-    if isinstance(node, ast.DefineStmt) and node.kind == _OBJ.OBJECT_TYPE:
-        return [SqlObject("type", name_of_parts(node.defnames))]
-    tables = [SqlObject("table", name) for name in created_tables(node)]
-    return tables + [SqlObject("column", t, column=c) for t, c in added_columns(node)]
+    kind, fields = statement.kind, statement.fields
+    if kind == "IndexStmt" and fields.get("idxname"):
+        table = name_of(fields.get("relation"))
+        return [SqlObject("index", (table[0], str(fields["idxname"]).lower()), table=table)]
+    if kind == "CreateFunctionStmt":
+        return [SqlObject("function", name_of_parts(fields.get("funcname")))]
+    if kind in _TYPE_NAMES:
+        return [SqlObject("type", name_of_parts(fields.get(_TYPE_NAMES[kind])))]
+    if kind == "CompositeTypeStmt":
+        return [SqlObject("type", name_of(fields.get("typevar")))]
+    if kind == "DefineStmt" and fields.get("kind") == "OBJECT_TYPE":
+        return [SqlObject("type", name_of_parts(fields.get("defnames")))]
+    tables = [SqlObject("table", name) for name in created_tables(statement)]
+    return tables + [SqlObject("column", t, column=c) for t, c in added_columns(statement)]
 
 
-def drops(node: ast.Node) -> list[SqlObject]:
+def drops(statement: sqltext.Statement) -> list[SqlObject]:
     """What a statement drops; redefining a function also undoes creating it."""
-    if isinstance(node, ast.CreateFunctionStmt):
-        return [SqlObject("function", name_of_parts(node.funcname))]
-    if isinstance(node, ast.AlterTableStmt) and node.objtype == _OBJ.OBJECT_TABLE:
-        table = name_of(node.relation)
-        return [SqlObject("column", table, column=str(cmd.name).lower()) for cmd in node.cmds or ()
-                if cmd.subtype == enums.AlterTableType.AT_DropColumn]
-    if isinstance(node, ast.DropStmt) and node.removeType in _DROPPED_KINDS:
-        kind = _DROPPED_KINDS[node.removeType]
-        return [SqlObject(kind, _dropped_name(item)) for item in node.objects or ()]
+    kind, fields = statement.kind, statement.fields
+    if kind == "CreateFunctionStmt":
+        return [SqlObject("function", name_of_parts(fields.get("funcname")))]
+    if kind == "AlterTableStmt" and fields.get("objtype") == "OBJECT_TABLE":
+        table = name_of(fields.get("relation"))
+        return [SqlObject("column", table, column=str(cmd.get("name")).lower())
+                for cmd in alter_table_cmds(fields) if cmd.get("subtype") == "AT_DropColumn"]
+    if kind == "DropStmt" and fields.get("removeType") in _DROPPED_KINDS:
+        dropped = _DROPPED_KINDS[fields["removeType"]]
+        return [SqlObject(dropped, dropped_name(item)) for item in fields.get("objects", ())]
     return []
-
-
-def _dropped_name(item: object) -> Name:
-    if isinstance(item, ast.ObjectWithArgs):
-        return name_of_parts(item.objname)
-    if isinstance(item, ast.TypeName):
-        return name_of_parts(item.names)
-    return name_of_parts(item if isinstance(item, list | tuple) else [item])  # parts, or one String
 
 
 def _covered(thing: SqlObject, dropped: Iterable[SqlObject]) -> bool:
@@ -148,10 +174,10 @@ def created_objects(statements: Sequence[sqltext.Statement]) -> list[SqlObject]:
     """What a file leaves behind: objects it creates and does not drop again itself."""
     found: list[SqlObject] = []
     for statement in statements:
-        gone = drops(statement.node)
+        gone = drops(statement)
         found = [thing for thing in found if not _covered(thing, gone)]
         tables = [thing.name for thing in found if thing.kind == "table"]
-        for thing in creates(statement.node):
+        for thing in creates(statement):
             holder = thing.name if thing.kind == "column" else thing.table
             if holder is None or not any(same(holder, table) for table in tables):
                 found.append(thing)  # a column or index of a new table goes with the table
@@ -162,7 +188,7 @@ def not_undone(forward: str, rollback: str) -> list[str]:
     """The objects forward creates that rollback does not drop; [] if either does not parse."""
     try:
         created = created_objects(sqltext.split_statements(forward))
-        dropped = [d for s in sqltext.split_statements(rollback) for d in drops(s.node)]
+        dropped = [d for s in sqltext.split_statements(rollback) for d in drops(s)]
     except sqltext.SqlSyntaxError:
         return []
     return [str(thing) for thing in created if not _covered(thing, dropped)]

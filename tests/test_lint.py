@@ -169,6 +169,27 @@ def test_session_settings_are_flagged_only_when_they_outlive_the_transaction(sql
     assert ("AP302" in codes(sql)) is flagged
 
 
+@pytest.mark.parametrize(("sql", "expected"), [
+    # Read from the parse tree wherever they are: nested calls, other select lists, any form of false.
+    ("SELECT f(set_config('a', 'b', 'off')), set_config('c', 'd', 0);", ["AP302", "AP302"]),
+    ("SELECT set_config('a', 'b', NULL), set_config('a', 'b', 1), set_config('a', 'b', '');", []),
+    ("ALTER TABLE t ADD COLUMN c text DEFAULT coalesce(now(), f(g()));", ["AP203", "AP403"]),
+    ('ALTER TABLE "S".t DROP COLUMN "C", ALTER COLUMN d TYPE int, ALTER COLUMN e SET NOT NULL;',
+     ["AP202", "AP204", "AP102"]),
+    ("DROP TABLE a, s.b;\nDROP SCHEMA x, y;\nTRUNCATE c, ONLY s.d;",
+     ["AP101", "AP101", "AP104", "AP104", "AP103", "AP103"]),
+    ("ALTER VIEW v RENAME TO w;\nALTER INDEX i RENAME TO j;\nALTER TABLE t RENAME CONSTRAINT a TO b;", []),
+])
+def test_rules_read_every_part_of_a_statement(sql: str, expected: list[str]) -> None:
+    assert codes(sql) == expected
+
+
+def test_the_first_volatile_call_of_a_default_is_named() -> None:
+    sql = "ALTER TABLE t ADD COLUMN c text DEFAULT coalesce(now(), f(g()));"
+    [finding, _] = lint_migrations([migration(sql)])
+    assert finding.message == "ADD COLUMN t.c with the volatile default f() rewrites the table"
+
+
 def test_transaction_control_in_a_non_transactional_migration_is_an_error_not_a_warning() -> None:
     found = codes("BEGIN;\nVACUUM t;\nCOMMIT;", transactional=False)
     assert found == ["AP504", "AP504"]

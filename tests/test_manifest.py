@@ -160,6 +160,53 @@ def test_plan_order_is_deterministic_whatever_the_manifest_order() -> None:
     assert first == second == [f"0.1.0/{n:03d}_m{n}" for n in range(1, 6)]
 
 
+def test_a_dependency_comes_first_in_plan_order_even_from_a_later_number() -> None:
+    migrations = [migration("0.1.0", 1, "a", ("003_c",)), migration("0.1.0", 2, "b"),
+                  migration("0.1.0", 3, "c")]
+    graph, problems = check_graph(migrations)
+    assert [m.label for m in graph.order] == ["0.1.0/002_b", "0.1.0/003_c", "0.1.0/001_a"]
+    [problem] = problems
+    assert problem.message == "0.1.0/001_a depends on 0.1.0/003_c, which comes later in sequence"
+
+
+def test_one_release_written_two_ways_orders_by_number() -> None:
+    migrations = [migration("1.0.0", 2, "b"), migration("1.0", 1, "a"), migration("0.9", 3, "c")]
+    assert [m.label for m in build_graph(migrations).order] == ["0.9/003_c", "1.0/001_a", "1.0.0/002_b"]
+
+
+def test_every_cycle_is_reported_and_the_plan_falls_back_on_release_order() -> None:
+    migrations = [migration("0.1.0", 1, "a", ("002_b",)), migration("0.1.0", 2, "b", ("001_a",)),
+                  migration("0.1.0", 3, "c", ("004_d",)), migration("0.1.0", 4, "d", ("003_c",)),
+                  migration("0.1.0", 5, "e", ("001_a",))]
+    graph, problems = check_graph(migrations)
+    assert [m.stem for m in graph.order] == ["001_a", "002_b", "003_c", "004_d", "005_e"]
+    cycles = [p.message for p in problems if "cycle" in p.message]
+    assert cycles == ["dependency cycle: 0.1.0/001_a -> 0.1.0/002_b -> 0.1.0/001_a",
+                      "dependency cycle: 0.1.0/003_c -> 0.1.0/004_d -> 0.1.0/003_c"]
+    assert graph.requires[("0.1.0", "005_e")] == (("0.1.0", "001_a"),)
+
+
+def test_paths_are_read_as_pathlib_resolves_them(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "001_a.sql").write_text(SQL)
+    (tmp_path / "linked").symlink_to(tmp_path / "real")
+    (tmp_path / "real" / "002_b.sql").symlink_to("001_a.sql")
+    manifest = "".join(f'[[migration]]\nversion = "0.1.0"\nfile = "{file}"\n\n' for file in (
+        "./real//001_a.sql", "linked/002_b.sql"))
+    (tmp_path / "migrations.toml").write_text(manifest)
+    first, second = load_manifest(tmp_path / "migrations.toml").migrations
+    assert first.sql.path == second.sql.path == (tmp_path / "real" / "001_a.sql").resolve()
+    assert (first.sql.display, first.sql.text) == ("./real//001_a.sql", SQL)
+
+
+def test_a_folder_named_as_a_file_cannot_be_read(tmp_path: Path) -> None:
+    (tmp_path / "m" / "001_a.sql").mkdir(parents=True)
+    manifest = '[[migration]]\nversion = "0.1.0"\nfile = "m/001_a.sql"\n'
+    folder = (tmp_path / "m" / "001_a.sql").resolve()
+    message = problems_of(tmp_path, {}, manifest)
+    assert f"m/001_a.sql cannot be read: [Errno 21] Is a directory: '{folder}'" in message
+
+
 def test_resolve_reports_ambiguous_names_across_versions() -> None:
     migrations = [migration("0.1.0", 1, "a"), migration("0.2.0", 1, "a")]
     with pytest.raises(UsageError, match="ambiguous"):
