@@ -11,14 +11,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-# Only what `status` needs at import. The executor (with batch, sqltext and the lock), repair,
-# pydantic (manifest), packaging (releases, scaffold) and the review verbs (review.py) load
-# in the verbs that use them.
-from . import connection, graph, plancache, planning, render, tracker
+# Only what every verb needs at import. psycopg (connection, tracker, the executor with batch,
+# sqltext and the lock), repair, pydantic (manifest), packaging (releases, scaffold) and the
+# review verbs (review.py) load in the verbs that use them: `show` and `check` never connect.
+from . import graph, plancache, planning, render
 from .errors import ExitCode, ManifestError, Problem, RefusedError, UsageError
 from .model import NOBODY, Actor, Manifest, Migration, Plan, Settings, State, Step, duration_problem
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # psycopg (connection, tracker, executor) loads only for verbs that connect
+    from .connection import Target
     from .executor import Connection, Selector
 
 
@@ -92,7 +93,9 @@ def read_checked(context: Context) -> tuple[Manifest, graph.MigrationGraph, list
 
 @contextmanager
 def connected(context: Context, settings: Settings, root: Path) -> Iterator[tuple[
-        Connection, connection.Target]]:
+        Connection, Target]]:
+    from . import connection
+
     target = connection.resolve_target(context.database_url, context.env)
     if target is None:
         target = connection.embedded_target(root)
@@ -119,6 +122,8 @@ def show(context: Context, args: argparse.Namespace) -> int:
 
 
 def status(context: Context, args: argparse.Namespace) -> int:
+    from . import tracker
+
     loaded, built = load(context)
     with connected(context, loaded.settings, loaded.root) as (conn, target):
         # executor.current_status, without importing the executor: status only reads
@@ -170,6 +175,8 @@ def revert(context: Context, args: argparse.Namespace) -> int:
 
 
 def history(context: Context, args: argparse.Namespace) -> int:
+    from . import tracker
+
     loaded, _ = load(context)
     with connected(context, loaded.settings, loaded.root) as (conn, target):
         events = tracker.read_events(conn, loaded.settings, args.limit)

@@ -13,13 +13,15 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import connection, diff, diff_render, executor, plancache, revision
+from . import diff, diff_render, plancache, revision
 from .commands import Context, PrintReporter, load, read_checked
 from .errors import ExitCode, LintError, ManifestError, Problem
 from .model import Step
 from .rules import Severity
 
-if TYPE_CHECKING:  # rehearse itself is imported where it is used
+if TYPE_CHECKING:  # rehearse, and psycopg with the connection, are imported where they are used
+    from .connection import Target
+    from .executor import Connection
     from .lint import Finding
     from .rehearse import Outcome
 
@@ -110,7 +112,7 @@ class RehearseReporter(PrintReporter):
 def rehearse_rollbacks(context: Context, args: argparse.Namespace) -> int:
     """Never on the configured database: --database-url names the server that holds the scratch
     databases, and the environment's database variables are not read."""
-    from . import rehearse, rehearse_report  # only here: psycopg's catalog reading and pglast
+    from . import connection, rehearse, rehearse_report  # only here: psycopg, catalog reading
 
     loaded, built = load(context)
     base = None
@@ -129,7 +131,9 @@ def rehearse_rollbacks(context: Context, args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _scratch(server: connection.Target) -> Iterator[executor.Connection]:
+def _scratch(server: Target) -> Iterator[Connection]:
+    from . import connection
+
     with connection.scratch_database(server) as scratch:
         print(f"archon-plan: rehearsing in {scratch.source} on {server.redacted}, dropped afterwards",
               file=sys.stderr)

@@ -349,6 +349,18 @@ def test_status_loads_neither_the_executor_nor_the_sql_parser(tmp_path: Path, da
     assert out.stdout.splitlines()[-1] == "0 []"
 
 
+@pytest.mark.parametrize("verb", ["show", "check"])
+def test_verbs_without_a_database_do_not_load_psycopg(tmp_path: Path, verb: str) -> None:
+    """`show` and `check` run in every pull request: psycopg's import alone is about 120 ms."""
+    manifest = project(tmp_path)
+    code = ("import sys; from archon_plan.cli import main; "
+            f"code = main(['--manifest', sys.argv[1], '{verb}']); "
+            "print(code, sorted(m for m in sys.modules if m.split('.')[0] == 'psycopg'))")
+    out = subprocess.run([sys.executable, "-c", code, str(manifest)], cwd=tmp_path,
+                         env=clean_env(), capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.splitlines()[-1] == "0 []"
+
+
 def test_status_check_exits_8_while_pending_and_0_when_up_to_date(tmp_path: Path, database_url: str) -> None:
     manifest = project(tmp_path)
     behind = run(tmp_path, "status", "--check", manifest=manifest, database_url=database_url)
