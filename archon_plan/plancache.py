@@ -22,17 +22,13 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, sqlfiles
 from .graph import MigrationGraph
 from .model import Manifest, Migration, Settings, SqlFile, normalize_sql_text
 
 FORMAT = 2
 _FIELDS = tuple(f.name for f in dataclasses.fields(Migration))
 _SQL, _ROLLBACK = _FIELDS.index("sql"), _FIELDS.index("rollback")
-# A symlinked file fails to open and takes the full resolve: no lstat per file. Where the
-# flag is missing (Windows), os.path.islink asks instead.
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_BINARY = getattr(os, "O_BINARY", 0)
 
 
 def folder(env: Mapping[str, str]) -> Path:
@@ -61,7 +57,7 @@ def load(cache: Path, manifest_path: Path) -> tuple[Manifest, MigrationGraph] | 
         data = json.loads(_entry_path(cache, manifest_path).read_text(encoding="utf-8"))
         if data.get("key") != key or data["fields"] != list(_FIELDS):
             return None
-        _real_folder.cache_clear()  # folders are resolved once per load, never across loads
+        sqlfiles.real_folder.cache_clear()  # folders are resolved once per load, never across loads
         root = _root(manifest_path)
         migrations = tuple(_migration(row, root) for row in data["migrations"])
         settings = _values(Settings, data["settings"])
@@ -153,7 +149,7 @@ def _read(stored: list[Any], root: str) -> SqlFile:
     if not text.strip():
         raise ValueError(path)
     folder, name = os.path.split(path)
-    return SqlFile(path=_folder_path(folder) / name, display=display, text=text)
+    return SqlFile(path=sqlfiles.folder_path(folder) / name, display=display, text=text)
 
 
 def _read_resolved(root: str, display: str, path: str) -> bytes:
@@ -161,38 +157,16 @@ def _read_resolved(root: str, display: str, path: str) -> bytes:
     once per load, and the file itself opened without following a symlink. This runs for
     every file on every `status`, so strings and os calls, not pathlib and open()."""
     joined = os.path.join(root, display)
-    if ".." not in display.split("/") and (_NOFOLLOW or not os.path.islink(joined)):
+    # A symlinked file fails to open with NOFOLLOW and takes the full resolve: no lstat per
+    # file. Where the flag is missing (Windows), os.path.islink asks instead.
+    if ".." not in display.split("/") and (sqlfiles.NOFOLLOW or not os.path.islink(joined)):
         folder, name = os.path.split(joined)
-        if os.path.join(_real_folder(folder), name) == path:
+        if os.path.join(sqlfiles.real_folder(folder), name) == path:
             with contextlib.suppress(OSError):  # now a symlink (ELOOP), or gone: resolve in full
-                return _read_bytes(path, _NOFOLLOW)
+                return sqlfiles.read_bytes(path, sqlfiles.NOFOLLOW)
     if os.path.realpath(joined) != path:
         raise ValueError(path)
-    return _read_bytes(path, 0)
-
-
-def _read_bytes(path: str, flags: int) -> bytes:
-    """A whole file. open() adds an fstat, an isatty and two lseeks, which double the
-    cost of a small file."""
-    fd = os.open(path, os.O_RDONLY | _BINARY | flags)
-    try:
-        chunks = []
-        while chunk := os.read(fd, 1 << 16):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
-@functools.lru_cache(maxsize=1024)
-def _real_folder(folder: str) -> str:
-    return os.path.realpath(folder)
-
-
-@functools.lru_cache(maxsize=1024)
-def _folder_path(folder: str) -> Path:
-    """One Path per folder, joined with each name: half the cost of a Path per file."""
-    return Path(folder)
+    return sqlfiles.read_bytes(path)
 
 
 def load_memo(cache: Path, manifest_path: Path, kind: str) -> dict[str, Any]:

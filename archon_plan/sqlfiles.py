@@ -12,9 +12,9 @@ from pathlib import Path
 from .model import SqlFile, normalize_sql_text
 
 _BINARY = getattr(os, "O_BINARY", 0)  # Windows: bytes as they are, no newline translation
-# Opening a file that is a symlink fails with O_NOFOLLOW, so the file's name needs no lstat
+# Opening a file that is a symlink fails with ONOFOLLOW, so the file's name needs no lstat
 # of its own; where the flag is missing (Windows), os.path.islink asks instead.
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+NOFOLLOW = getattr(os, "ONOFOLLOW", 0)
 _SYMLINK_ERRORS = (errno.ELOOP, errno.EMLINK)  # Linux and macOS; FreeBSD
 
 
@@ -29,12 +29,12 @@ class UnusableFile(Exception):
 
 def read_sql(root: str, relative: str) -> SqlFile:
     """The file at `relative` to the folder root, read and normalised; raises UnusableFile."""
-    path = _locate(root, relative, follow=not _NOFOLLOW)
+    path = _locate(root, relative, follow=not NOFOLLOW)
     try:
         try:
-            data = read_bytes(path, _NOFOLLOW)
+            data = read_bytes(path, NOFOLLOW)
         except OSError as exc:
-            if exc.errno not in _SYMLINK_ERRORS or not _NOFOLLOW:
+            if exc.errno not in _SYMLINK_ERRORS or not NOFOLLOW:
                 raise
             path = _locate(root, relative, follow=True)  # the file itself is a symlink
             data = read_bytes(path)
@@ -49,7 +49,8 @@ def read_sql(root: str, relative: str) -> SqlFile:
         raise UnusableFile(f"{relative} cannot be read: {exc}") from exc
     if not text.strip():
         raise UnusableFile(f"{relative} is empty", "write its SQL, or remove it")
-    return SqlFile(path=Path(path), display=relative, text=text)
+    folder, name = os.path.split(path)
+    return SqlFile(path=folder_path(folder) / name, display=relative, text=text)
 
 
 def _locate(root: str, relative: str, follow: bool) -> str:
@@ -71,6 +72,12 @@ def _locate(root: str, relative: str, follow: bool) -> str:
 def real_folder(folder: str) -> str:
     """A folder resolved once; clear the cache before each manifest read."""
     return str(Path(folder).resolve())
+
+
+@functools.lru_cache(maxsize=1024)
+def folder_path(folder: str) -> Path:
+    """One Path per folder, joined with each name: half the cost of a Path per file."""
+    return Path(folder)
 
 
 def resolve(root: str, relative: str, follow: bool = True) -> str:

@@ -25,7 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     "lint": {"errors", "model", "rules", "sqltext", "sqlobjects"},
     "lint_report": {"errors", "model", "rules", "lint"},
     "batch": {"errors", "model", "sqltext", "tracker"},
-    "plancache": {"errors", "model", "graph", "__init__"},
+    "plancache": {"errors", "model", "graph", "sqlfiles", "__init__"},
     "executor": {"errors", "model", "planning", "sqltext", "tracker", "graph", "batch", "lock"},
     "repair": {"errors", "model", "executor", "sqltext", "tracker", "graph"},
     "render": {"errors", "model", "graph"},
