@@ -155,8 +155,10 @@ _QUIET_FUNCTIONS = frozenset({
     "to_json", "jsonb_set", "jsonb_strip_nulls", "jsonb_array_elements", "jsonb_array_elements_text",
     "jsonb_each", "jsonb_typeof", "pg_sleep"
 })
-# Statements that run code of the file's choosing: a DO block, a procedure, a prepared statement.
-_RUNS_CODE = frozenset({"DoStmt", "CallStmt", "ExecuteStmt", "LoadStmt"})
+# Statements that run code of the file's choosing: a DO block, a procedure, a prepared
+# statement, an extension's script, a materialized view's query.
+_RUNS_CODE = frozenset({"DoStmt", "CallStmt", "ExecuteStmt", "LoadStmt", "CreateExtensionStmt",
+                        "AlterExtensionStmt", "RefreshMatViewStmt"})
 
 
 def may_change_session(statement: sqltext.Statement) -> bool:

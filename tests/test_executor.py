@@ -455,6 +455,8 @@ def test_a_setting_changed_through_a_function_does_not_leak_into_the_next_migrat
     ("SELECT app.now();", True),  # only pg_catalog's (or unqualified) built-ins are known
     ("DO $$ BEGIN PERFORM 1; END $$;", True),
     ("CALL do_things();", True),
+    ("CREATE EXTENSION IF NOT EXISTS pgcrypto;", True),  # runs the extension's script
+    ("REFRESH MATERIALIZED VIEW totals;", True),  # runs the view's query
 ])
 def test_resets_follow_only_files_that_may_change_session_settings(text: str, resets: bool) -> None:
     statements = sqltext.split_statements(text)
