@@ -12,9 +12,9 @@ from pathlib import Path
 from .model import SqlFile, normalize_sql_text
 
 _BINARY = getattr(os, "O_BINARY", 0)  # Windows: bytes as they are, no newline translation
-# Opening a file that is a symlink fails with ONOFOLLOW, so the file's name needs no lstat
+# Opening a file that is a symlink fails with O_NOFOLLOW, so the file's name needs no lstat
 # of its own; where the flag is missing (Windows), os.path.islink asks instead.
-NOFOLLOW = getattr(os, "ONOFOLLOW", 0)
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _SYMLINK_ERRORS = (errno.ELOOP, errno.EMLINK)  # Linux and macOS; FreeBSD
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from archon_plan import sqltext
+from archon_plan import sqlfiles, sqltext
 from archon_plan.errors import ManifestError, UsageError
 from archon_plan.graph import build_graph, check_graph, resolve
 from archon_plan.manifest import load_manifest
@@ -289,3 +290,9 @@ def test_copy_through_the_client_is_refused_before_anything_runs(copy: str) -> N
     assert [p.where for p in found] == ["m.sql:2:1"]
     assert "STDIN / TO STDOUT" in found[0].message
     assert sqltext.problems(sql_file("COPY t FROM '/srv/t.csv';"), "migration m") == []
+
+
+@pytest.mark.skipif(not hasattr(os, "O_NOFOLLOW"), reason="no O_NOFOLLOW on this platform")
+def test_files_are_opened_without_following_a_symlinked_name() -> None:
+    """The fast path (no lstat per file) is on wherever the platform has the flag."""
+    assert sqlfiles.NOFOLLOW == os.O_NOFOLLOW != 0
