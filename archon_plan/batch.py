@@ -4,18 +4,16 @@ and the failed message's error mapped back to the file.
 PostgreSQL runs the statements of one simple-query message as one implicit transaction:
 all of them commit together or none does, in a single round trip. The message holds
 `SET LOCAL`-style timeouts (plus a check that the session still holds the migration
-lock), then the file's statements exactly as written, the RESETs when the file may have
-changed session settings, then one statement that records the result: two statements of
-ours for most migrations. Values are bound client-side (psycopg's ClientCursor), since
+lock), then the file's statements exactly as written, the RESETs, then one statement that
+records the result. Values are bound client-side (psycopg's ClientCursor), since
 the simple protocol has no parameters; server error positions are mapped back to the file.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import psycopg
 from psycopg import pq, sql
@@ -33,8 +31,8 @@ _BEGIN = "BEGIN;\n"
 # A file's SET, even one run by a function through EXECUTE, must neither reach the recording
 # statement (a role without rights, a 1 ms statement_timeout) nor leak into the next
 # migration; RESET is transactional, and RESET ALL leaves role and authorization alone.
-# Sent after the files that may_change_session() picks, and always after a statement-by-
-# statement (`transactional = false`) migration.
+# Always: a view, a trigger, an operator, a cast or `CREATE TABLE ... AS EXECUTE` can run
+# code that SETs, which no reading of the file can rule out; they cost no round trip.
 RESET = "RESET ALL;\nRESET ROLE;\nRESET SESSION AUTHORIZATION"
 
 
@@ -115,8 +113,7 @@ def _setup_template(names: tuple[str, ...], local: bool) -> sql.Composed:
 
 
 def build(setup: str, statements: Sequence[sqltext.Statement], record: str) -> Batch:
-    """Join the rendered setup, the file's statements, the RESETs when the file may have
-    changed session state, and the recording statement.
+    """Join the rendered setup, the file's statements, the RESETs and the recording statement.
 
     Each separator starts with a newline, which ends any trailing line comment. A file with
     savepoints gets an explicit BEGIN/COMMIT around the message: PostgreSQL refuses SAVEPOINT
@@ -130,66 +127,8 @@ def build(setup: str, statements: Sequence[sqltext.Statement], record: str) -> B
         starts.append(length + len(_SEPARATOR))
         parts.append(statement.text)
         length = starts[-1] + len(statement.text)
-    if any(may_change_session(s) for s in statements):
-        parts.append(_SEPARATOR + RESET)
-    parts.append(_SEPARATOR + record + (_SEPARATOR + "COMMIT" if explicit else ""))
+    parts.append(_SEPARATOR + RESET + _SEPARATOR + record + (_SEPARATOR + "COMMIT" if explicit else ""))
     return Batch("".join(parts), tuple(starts), tuple(statements), 2 if explicit else 1)
-
-
-# Built-in functions that cannot change session settings. A call to any other function
-# (set_config, or a function the project defined) may SET what later statements inherit.
-_QUIET_FUNCTIONS = frozenset({
-    "now", "clock_timestamp", "statement_timestamp", "transaction_timestamp", "timeofday", "date_trunc",
-    "date_part", "extract", "make_interval", "make_date", "make_timestamp", "make_timestamptz", "age",
-    "to_char", "to_date", "to_timestamp", "to_number", "timezone", "gen_random_uuid", "uuid_generate_v4",
-    "generate_series", "generate_subscripts", "random", "md5", "sha256", "encode", "decode", "lower",
-    "upper", "initcap", "length", "char_length", "octet_length", "concat", "concat_ws", "format", "substr",
-    "substring", "position", "strpos", "replace", "translate", "trim", "btrim", "ltrim", "rtrim", "left",
-    "right", "lpad", "rpad", "repeat", "reverse", "split_part", "regexp_replace", "regexp_matches",
-    "regexp_match", "string_to_array", "array_to_string", "array_length", "array_position", "array_append",
-    "array_prepend", "array_cat", "array_remove", "cardinality", "unnest", "abs", "round", "floor", "ceil",
-    "ceiling", "trunc", "mod", "power", "sqrt", "greatest", "least", "nextval", "currval", "setval",
-    "count", "sum", "min", "max", "avg", "array_agg", "string_agg", "bool_and", "bool_or", "every",
-    "jsonb_agg", "json_agg", "jsonb_object_agg", "json_object_agg", "row_number", "rank", "dense_rank",
-    "jsonb_build_object", "json_build_object", "jsonb_build_array", "json_build_array", "to_jsonb",
-    "to_json", "jsonb_set", "jsonb_strip_nulls", "jsonb_array_elements", "jsonb_array_elements_text",
-    "jsonb_each", "jsonb_typeof", "pg_sleep"
-})
-# Statements that run code of the file's choosing: a DO block, a procedure, a prepared
-# statement, an extension's script, a materialized view's query.
-_RUNS_CODE = frozenset({"DoStmt", "CallStmt", "ExecuteStmt", "LoadStmt", "CreateExtensionStmt",
-                        "AlterExtensionStmt", "RefreshMatViewStmt"})
-
-
-def may_change_session(statement: sqltext.Statement) -> bool:
-    """Whether the statement may leave a session setting behind (SET, SET ROLE, set_config,
-    a DO block, a call to a function of the project's own), so the RESETs must follow it.
-
-    Code PostgreSQL runs implicitly (triggers, event triggers, column defaults) is not
-    looked for: such code changing session settings would leak into every application
-    session as well. Without it, a file's own SET, even a LOCAL one, reaches neither the
-    recording statement nor the next migration (docs/reliability.md)."""
-    if statement.kind == "VariableSetStmt" or statement.kind in _RUNS_CODE:
-        return True
-    return any(not _quiet(call) for call in _calls(statement.fields))
-
-
-def _quiet(call: dict[str, Any]) -> bool:
-    names = [item.get("String", {}).get("sval", "") for item in call.get("funcname", ())]
-    return len(names) in (1, 2) and names[0 if len(names) == 1 else 1] in _QUIET_FUNCTIONS and (
-        len(names) == 1 or names[0] == "pg_catalog")
-
-
-def _calls(node: object) -> Iterator[dict[str, Any]]:
-    """Every FuncCall in a JSON parse tree."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "FuncCall":
-                yield value
-            yield from _calls(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _calls(item)
 
 
 class CountingCursor(psycopg.Cursor[tuple[object, ...]]):

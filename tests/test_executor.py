@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from archon_plan import batch, connection, executor, planning, sqltext
+from archon_plan import connection, executor, planning
 from archon_plan.errors import (
     DriftError,
     LockTimeoutError,
@@ -441,25 +441,27 @@ def test_a_setting_changed_through_a_function_does_not_leak_into_the_next_migrat
     assert table_exists(db, "after_it")
 
 
-@pytest.mark.parametrize(("text", "resets"), [
-    ("CREATE TABLE t (id int DEFAULT nextval('s'), at timestamptz DEFAULT now());", False),
-    ("INSERT INTO t (name) SELECT 'n' || g FROM generate_series(1, 25) AS g;", False),
-    ("ALTER TABLE t ALTER COLUMN name SET DEFAULT lower('X');", False),
-    ("CREATE FUNCTION f() RETURNS int LANGUAGE sql SET search_path = app AS 'SELECT 1';", False),
-    ("SET search_path = app;", True),
-    ("SET LOCAL statement_timeout = '1ms';", True),  # would still reach the recording statement
-    ("SET ROLE someone;", True),
-    ("SELECT set_config('search_path', '', false);", True),
-    ("SELECT pg_catalog.set_config('search_path', '', false);", True),
-    ("INSERT INTO t SELECT my_function();", True),
-    ("SELECT app.now();", True),  # only pg_catalog's (or unqualified) built-ins are known
-    ("DO $$ BEGIN PERFORM 1; END $$;", True),
-    ("CALL do_things();", True),
-    ("CREATE EXTENSION IF NOT EXISTS pgcrypto;", True),  # runs the extension's script
-    ("REFRESH MATERIALIZED VIEW totals;", True),  # runs the view's query
-])
-def test_resets_follow_only_files_that_may_change_session_settings(text: str, resets: bool) -> None:
-    statements = sqltext.split_statements(text)
-    message = batch.build("SELECT 1", statements, "SELECT 2")
-    assert ("RESET ALL" in message.text) is resets
-    assert message.text.endswith("SELECT 2")
+_SETUP = "CREATE SCHEMA other;\nCREATE TABLE one_row (id int);\nINSERT INTO one_row VALUES (1);\n"
+
+
+@pytest.mark.parametrize(("setup", "run"), [
+    (_SETUP + "PREPARE p AS SELECT set_config('search_path', 'other', false);\n",
+     "CREATE TABLE probe AS EXECUTE p;\n"),
+    (_SETUP + "CREATE VIEW v AS SELECT set_config('search_path', 'other', false) AS s;\n",
+     "CREATE TABLE probe AS SELECT * FROM v;\n"),
+    (_SETUP + "CREATE FUNCTION switch(one_row) RETURNS text LANGUAGE sql AS "
+     "$$ SELECT set_config('search_path', 'other', false) $$;\n",
+     "CREATE TABLE probe AS SELECT o.switch FROM one_row AS o;\n"),  # a call written as a column
+], ids=["nested-execute", "view", "functional-notation"])
+def test_code_no_reading_of_the_file_shows_still_leaves_no_setting_behind(
+    tmp_path: Path, database_url: str, db: Conn, setup: str, run: str
+) -> None:
+    """A view, a prepared statement, a call written as a column: none shows as a SET or a
+    function call in the file's parse, so the RESETs follow every file (found by a review)."""
+    files = {"migrations/0.1.0/001_setup.sql": setup, "migrations/0.1.0/002_run.sql": run,
+             "migrations/0.1.0/003_create.sql": "CREATE TABLE t3 (id int);\n"}
+    manifest = write_project(tmp_path, files, "".join(
+        entry("0.1.0", stem, rollback=False) for stem in ("001_setup", "002_run", "003_create")))
+    apply(database_url, load_manifest(manifest))
+    found = db.execute("SELECT table_schema FROM information_schema.tables WHERE table_name = 't3'")
+    assert found.fetchall() == [("public",)]
