@@ -9,17 +9,17 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from .api import load_manifest, plan, release, status
-    from .diff import compare_manifests
+    from .core.diff import compare_manifests
+    from .core.graph import build_graph
     from .errors import ArchonPlanError
-    from .graph import build_graph
-    from .manifest import manifest_json_schema
-    from .revision import load_base
+    from .project.manifest import manifest_json_schema
+    from .project.revision import load_base
 
 # The public API (docs/api.md): name -> the module that defines it.
 _API = {
     "load_manifest": "api", "plan": "api", "release": "api", "status": "api",
-    "build_graph": "graph", "manifest_json_schema": "manifest", "load_base": "revision",
-    "compare_manifests": "diff", "ArchonPlanError": "errors",
+    "build_graph": "core.graph", "manifest_json_schema": "project.manifest",
+    "load_base": "project.revision", "compare_manifests": "core.diff", "ArchonPlanError": "errors",
 }
 __all__ = [
     "ArchonPlanError", "__version__", "build_graph", "compare_manifests", "load_base", "load_manifest",

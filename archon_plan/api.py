@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import connection, executor, graph, manifest, releases
+from .core import graph, releases
+from .core.graph import MigrationGraph
+from .core.model import Manifest, Migration, MigrationStatus
+from .db import connection, state
 from .errors import UsageError
-from .graph import MigrationGraph
-from .model import Manifest, Migration, MigrationStatus
+from .project import manifest
 
 
 def load_manifest(path: str | os.PathLike[str]) -> Manifest:
@@ -35,6 +37,6 @@ def status(loaded: Manifest, database_url: str) -> tuple[MigrationStatus, ...]:
     conn = connection.connect(target)
     try:
         with connection.database_errors(target):
-            return executor.current_status(conn, loaded.settings, built)
+            return state.read_state(conn, loaded.settings, built)
     finally:
         conn.close()

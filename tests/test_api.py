@@ -11,7 +11,7 @@ import pytest
 
 import archon_plan
 from archon_plan.cli import main
-from archon_plan.model import State
+from archon_plan.core.model import State
 from tests.helpers import entry, table_exists, write_project
 
 FILES = {

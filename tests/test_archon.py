@@ -9,10 +9,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from archon_plan import connection, executor, scaffold
-from archon_plan.graph import build_graph
-from archon_plan.manifest import load_manifest
-from archon_plan.model import State
+from archon_plan.core.graph import build_graph
+from archon_plan.core.model import State
+from archon_plan.db import connection, executor, state
+from archon_plan.project import scaffold
+from archon_plan.project.manifest import load_manifest
 from tests.conftest import CORPUS
 from tests.helpers import tracking_rows
 from tests.test_executor import Recorder
@@ -64,7 +65,7 @@ def apply_all(database_url: str, manifest_path: Path) -> list[str]:
 def states(database_url: str, manifest_path: Path) -> list[State]:
     loaded = load_manifest(manifest_path)
     with connection.connect(connection.Target(url=database_url, source="test")) as conn:
-        found = executor.current_status(conn, loaded.settings, build_graph(loaded.migrations))
+        found = state.read_state(conn, loaded.settings, build_graph(loaded.migrations))
     return [s.state for s in found]
 
 

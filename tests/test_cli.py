@@ -339,7 +339,8 @@ def test_status_loads_neither_the_executor_nor_the_sql_parser(tmp_path: Path, da
     """`status` runs in every deploy: it reads, so it imports no more than reading needs."""
     manifest = project(tmp_path)
     assert_ok(run(tmp_path, "apply", manifest=manifest, database_url=database_url))
-    unwanted = [f"archon_plan.{m}" for m in ("executor", "batch", "sqltext", "lock", "repair", "manifest")]
+    unwanted = [f"archon_plan.{m}" for m in ("db.executor", "db.batch", "sql.parse", "db.lock", "db.repair",
+                                              "project.manifest", "review")]
     unwanted += ["pglast", "pydantic", "networkx", "uuid", "difflib"]
     code = ("import sys; from archon_plan.cli import main; "
             "code = main(['--manifest', sys.argv[1], '--database-url', sys.argv[2], 'status']); "

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from archon_plan.cli import main
-from archon_plan.diff import compare_manifests
-from archon_plan.diff_render import diff_text
+from archon_plan.core.diff import compare_manifests
+from archon_plan.core.model import Manifest, Migration, Settings, SqlFile
 from archon_plan.errors import UsageError
-from archon_plan.model import Manifest, Migration, Settings, SqlFile
-from archon_plan.revision import load_base
+from archon_plan.project.revision import load_base
+from archon_plan.review.diff_report import diff_text
 from tests.helpers import entry, write_project
 
 FILES = {

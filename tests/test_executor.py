@@ -10,7 +10,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from archon_plan import connection, executor, planning
+from archon_plan.core import planning
+from archon_plan.core.graph import build_graph, resolve
+from archon_plan.core.model import Manifest, State, Step
+from archon_plan.db import connection, executor, state
 from archon_plan.errors import (
     DriftError,
     LockTimeoutError,
@@ -18,9 +21,7 @@ from archon_plan.errors import (
     MigrationFailedError,
     RefusedError,
 )
-from archon_plan.graph import build_graph, resolve
-from archon_plan.manifest import load_manifest
-from archon_plan.model import Manifest, State, Step
+from archon_plan.project.manifest import load_manifest
 from tests.helpers import entry, table_exists, tracking_rows, write_project
 
 Conn = psycopg.Connection[tuple[object, ...]]
@@ -79,11 +80,11 @@ def apply(url: str, loaded: Manifest, target: str | None = None) -> Recorder:
 def statuses(url: str, loaded: Manifest) -> dict[str, State]:
     graph = build_graph(loaded.migrations)
     with connect(url) as conn:
-        found = executor.current_status(conn, loaded.settings, graph)
+        found = state.read_state(conn, loaded.settings, graph)
     return {s.label: s.state for s in found}
 
 
-def revert(url: str, loaded: Manifest, select: executor.Selector, cascade: bool = False) -> Recorder:
+def revert(url: str, loaded: Manifest, select: state.Selector, cascade: bool = False) -> Recorder:
     graph = build_graph(loaded.migrations)
     recorder = Recorder()
     with connect(url) as conn:
@@ -275,7 +276,7 @@ def test_dry_run_path_changes_nothing(tmp_path: Path, database_url: str, db: Con
     loaded = project(tmp_path)
     graph = build_graph(loaded.migrations)
     with connect(database_url) as conn:
-        found = executor.current_status(conn, loaded.settings, graph)
+        found = state.read_state(conn, loaded.settings, graph)
         plan = planning.forwards_plan(graph, found)
         executor.prepare(plan)
     assert len(plan) == 3
@@ -387,7 +388,7 @@ def test_rows_a_file_inserts_for_itself_are_not_duplicated(
 def test_lock_held_by_another_runner_times_out_naming_the_holder(
     tmp_path: Path, database_url: str, db: Conn
 ) -> None:
-    from archon_plan import lock
+    from archon_plan.db import lock
 
     loaded = project(tmp_path)
     settings = replace(loaded.settings, lock_wait_s=0.5)

@@ -26,9 +26,9 @@ import tomli_w
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
+from archon_plan.core.graph import build_graph
 from archon_plan.errors import ArchonPlanError, ExitCode
-from archon_plan.graph import build_graph
-from archon_plan.manifest import load_manifest, read_manifest
+from archon_plan.project.manifest import load_manifest, read_manifest
 from tests.helpers import table_exists, tracking_rows
 
 Conn = psycopg.Connection[tuple[object, ...]]

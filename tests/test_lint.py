@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from archon_plan import lint, sqltext
 from archon_plan.cli import main
+from archon_plan.core.model import Migration, SqlFile
 from archon_plan.errors import ExitCode, Problem
-from archon_plan.lint import Severity, lint_migrations
-from archon_plan.model import Migration, SqlFile
-from archon_plan.rules import BY_CODE, RULES
+from archon_plan.sql import lint, parse
+from archon_plan.sql.lint import Severity, lint_migrations
+from archon_plan.sql.rules import BY_CODE, RULES
 from tests.conftest import CORPUS
 from tests.helpers import write_project
 
@@ -225,7 +225,7 @@ def test_an_unknown_sql_problem_still_gets_a_code_and_stays_an_error(monkeypatch
     def problems(sql: SqlFile, context: str, transactional: bool = True) -> list[Problem]:
         return [Problem(f"{sql.display}:1:1", f"{context}: something new", "do something")]
 
-    monkeypatch.setattr(sqltext, "problems", problems)
+    monkeypatch.setattr(parse, "problems", problems)
     found = [(f.code, f.severity, f.where, f.message) for f in lint_migrations([migration(NOTHING)])]
     assert found == [("AP500", Severity.ERROR, "m/001_x.sql:1:1", "something new"),
                      ("AP500", Severity.ERROR, "m/rollbacks/001_x.sql:1:1", "something new")]

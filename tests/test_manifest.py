@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from archon_plan import sqlfiles, sqltext
+from archon_plan.core.graph import build_graph, check_graph, resolve
+from archon_plan.core.model import Migration, SqlFile, checksum, normalize_sql_text, sort_key
 from archon_plan.errors import ManifestError, UsageError
-from archon_plan.graph import build_graph, check_graph, resolve
-from archon_plan.manifest import load_manifest
-from archon_plan.model import Migration, SqlFile, checksum, normalize_sql_text, sort_key
+from archon_plan.project import files
+from archon_plan.project.manifest import load_manifest
+from archon_plan.sql import parse
 from tests.helpers import entry, write_project
 
 SQL = "SELECT 1;\n"
@@ -229,14 +230,14 @@ def sql_file(text: str) -> SqlFile:
 
 def test_begin_and_commit_are_dropped_but_everything_else_runs() -> None:
     text = "SET x = 1;\nBEGIN;\nCREATE TABLE t (a int);\nCOMMIT;\nSELECT 'BEGIN; COMMIT;';\n"
-    statements = sqltext.runnable_statements(sql_file(text))
+    statements = parse.runnable_statements(sql_file(text))
     assert [s.text for s in statements] == ["SET x = 1", "CREATE TABLE t (a int)", "SELECT 'BEGIN; COMMIT;'"]
-    assert sqltext.problems(sql_file(text), "m") == []
+    assert parse.problems(sql_file(text), "m") == []
 
 
 def test_dollar_quoted_bodies_with_semicolons_stay_one_statement() -> None:
     text = "CREATE FUNCTION f() RETURNS int AS $$ BEGIN; SELECT 1; RETURN 1; END $$ LANGUAGE plpgsql;\n"
-    assert len(sqltext.runnable_statements(sql_file(text))) == 1
+    assert len(parse.runnable_statements(sql_file(text))) == 1
 
 
 @pytest.mark.parametrize(
@@ -252,24 +253,24 @@ def test_dollar_quoted_bodies_with_semicolons_stay_one_statement() -> None:
     ],
 )
 def test_statements_that_break_the_transaction_are_found_with_their_line(statement: str, reason: str) -> None:
-    found = sqltext.problems(sql_file(f"SELECT 1;\n\n  {statement};\n"), "migration 0.1.0/001_x")
+    found = parse.problems(sql_file(f"SELECT 1;\n\n  {statement};\n"), "migration 0.1.0/001_x")
     assert len(found) == 1
     assert found[0].where == "m.sql:3:3" and reason in found[0].message
 
 
 def test_syntax_error_is_reported_with_line_and_column() -> None:
-    found = sqltext.problems(sql_file("SELECT 1;\nCREATE TABLE t (a int,, b int);\n"), "m")
+    found = parse.problems(sql_file("SELECT 1;\nCREATE TABLE t (a int,, b int);\n"), "m")
     assert len(found) == 1 and found[0].where == "m.sql:2:23" and "syntax error" in found[0].message
-    assert sqltext.problems(sql_file("selec 1;"), "m")[0].where == "m.sql:1:1"
+    assert parse.problems(sql_file("selec 1;"), "m")[0].where == "m.sql:1:1"
 
 
 def test_a_file_of_only_comments_is_a_problem() -> None:
-    found = sqltext.problems(sql_file("-- to do\n/* later */\n"), "migration 0.1.0/001_x")
+    found = parse.problems(sql_file("-- to do\n/* later */\n"), "migration 0.1.0/001_x")
     assert len(found) == 1 and "has no SQL statements" in found[0].message
 
 
 def test_init_writes_a_manifest_that_loads_even_with_short_entries(tmp_path: Path) -> None:
-    from archon_plan import scaffold
+    from archon_plan.project import scaffold
 
     for version in ("0.1.0", "0.2.0"):
         for stem in ("001_a", "002_b"):
@@ -286,13 +287,13 @@ def test_init_writes_a_manifest_that_loads_even_with_short_entries(tmp_path: Pat
 
 @pytest.mark.parametrize("copy", ["COPY t FROM STDIN;", "COPY (SELECT 1) TO STDOUT;"])
 def test_copy_through_the_client_is_refused_before_anything_runs(copy: str) -> None:
-    found = sqltext.problems(sql_file(f"CREATE TABLE t (x int);\n{copy}\n"), "migration m")
+    found = parse.problems(sql_file(f"CREATE TABLE t (x int);\n{copy}\n"), "migration m")
     assert [p.where for p in found] == ["m.sql:2:1"]
     assert "STDIN / TO STDOUT" in found[0].message
-    assert sqltext.problems(sql_file("COPY t FROM '/srv/t.csv';"), "migration m") == []
+    assert parse.problems(sql_file("COPY t FROM '/srv/t.csv';"), "migration m") == []
 
 
 @pytest.mark.skipif(not hasattr(os, "O_NOFOLLOW"), reason="no O_NOFOLLOW on this platform")
 def test_files_are_opened_without_following_a_symlinked_name() -> None:
     """The fast path (no lstat per file) is on wherever the platform has the flag."""
-    assert sqlfiles.NOFOLLOW == os.O_NOFOLLOW != 0
+    assert files.NOFOLLOW == os.O_NOFOLLOW != 0

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from archon_plan.graph import MigrationGraph
-from archon_plan.model import AppliedRow, Failure, Migration, SqlFile, State
-from archon_plan.planning import compare
+from archon_plan.core.graph import MigrationGraph
+from archon_plan.core.model import AppliedRow, Failure, Migration, SqlFile, State
+from archon_plan.core.planning import compare
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -13,8 +13,8 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from archon_plan.catalog import Difference, Snapshot, compare
 from archon_plan.cli import main
+from archon_plan.review.catalog import Difference, Snapshot, compare
 from tests.helpers import entry, write_project
 
 ROOT = Path(__file__).resolve().parents[1]

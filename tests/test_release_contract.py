@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from archon_plan.cli import main
-from archon_plan.manifest import manifest_json_schema
+from archon_plan.project.manifest import manifest_json_schema
 from tests.helpers import entry, write_project
 
 ROOT = Path(__file__).resolve().parents[1]

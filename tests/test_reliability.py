@@ -15,11 +15,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from archon_plan import connection, executor, lock, tracker
+from archon_plan.core import planning
+from archon_plan.core.graph import build_graph
+from archon_plan.core.model import Actor, Manifest
+from archon_plan.db import connection, executor, lock, state, tracker
 from archon_plan.errors import ExitCode, MigrationFailedError, RefusedError
-from archon_plan.graph import build_graph
-from archon_plan.manifest import load_manifest
-from archon_plan.model import Actor, Manifest
+from archon_plan.project.manifest import load_manifest
 from tests.helpers import entry, table_exists, tracking_rows, write_project
 from tests.test_executor import Recorder
 
@@ -317,9 +318,9 @@ def test_a_changed_backend_between_transactions_stops_the_run(
     with connection.connect(connection.Target(url=database_url, source="test")) as conn:
         tracker.ensure_table(conn, settings)
         prepared = executor.prepare(
-            executor.planning.forwards_plan(
+            planning.forwards_plan(
                 build_graph(loaded.migrations),
-                executor.current_status(conn, settings, build_graph(loaded.migrations)),
+                state.read_state(conn, settings, build_graph(loaded.migrations)),
             )
         )
         # What a transaction pooler does: the next transaction lands on another backend.

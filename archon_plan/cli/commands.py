@@ -1,0 +1,277 @@
+"""One function per CLI verb (review.py holds check, diff, rehearse, schema); with review.py,
+the only place besides app.py that prints."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+# Only what every verb needs at import. psycopg (connection, tracker, the executor with batch,
+# sqltext and the lock), repair, pydantic (manifest), packaging (releases, scaffold) and the
+# review verbs (review.py) load in the verbs that use them: `show` and `check` never connect.
+from ..core import graph, planning
+from ..core.model import NOBODY, Actor, Manifest, Migration, Plan, Settings, State, Step, duration_problem
+from ..errors import ExitCode, ManifestError, Problem, RefusedError, UsageError
+from ..project import cache
+from . import render
+
+if TYPE_CHECKING:  # psycopg (connection, tracker, executor) loads only for verbs that connect
+    from ..db.connection import Connection, Target
+    from ..db.state import Selector
+
+
+@dataclass
+class Context:
+    manifest_path: Path
+    database_url: str | None
+    lock_timeout: float | None
+    env: Mapping[str, str]
+    migration_lock_timeout: str | None = None
+    statement_timeout: str | None = None
+    actor: Actor = NOBODY
+    secrets: tuple[str, ...] = field(default=())
+
+
+class PrintReporter:
+    """Progress of a run, one line per migration with its duration."""
+
+    def notice(self, text: str) -> None:
+        print(f"NOTICE: {text}", file=sys.stderr)
+
+    def step_started(self, step: Step) -> None:
+        pass
+
+    def step_finished(self, step: Step, seconds: float) -> None:
+        verb = "applied " if step.direction.value == "apply" else "reverted"
+        print(f"  {verb} {step.migration.label}  ({seconds * 1000:.0f} ms)", flush=True)
+
+
+def run(context: Context, args: argparse.Namespace) -> int:
+    handler = {
+        "show": show, "status": status, "apply": apply, "revert": revert,
+        "create": create, "init": init, "history": history, "repair": repair_history,
+    }[args.command]
+    return handler(context, args)
+
+
+def load(context: Context) -> tuple[Manifest, graph.MigrationGraph]:
+    """Manifest and graph, with every problem of both reported at once; cached when unchanged."""
+    loaded, built, problems = read_checked(context)
+    if problems:
+        raise ManifestError(problems)
+    overrides: dict[str, Any] = {}
+    if context.lock_timeout is not None:
+        overrides["lock_wait_s"] = context.lock_timeout
+    for name in ("migration_lock_timeout", "statement_timeout"):
+        value = getattr(context, name)
+        if value is not None:
+            problem = duration_problem(value)
+            if problem:
+                raise UsageError(f"--{name.replace('_', '-')}: {problem}")
+            overrides[name.removeprefix("migration_")] = value
+    return replace(loaded, settings=replace(loaded.settings, **overrides)), built
+
+
+def read_checked(context: Context) -> tuple[Manifest, graph.MigrationGraph, list[Problem]]:
+    """The cached manifest and graph when the manifest is unchanged; else read, validated, and
+    cached when clean. The problems of both (none from the cache) come back together."""
+    folder = cache.folder(context.env)
+    cached = cache.load(folder, context.manifest_path)
+    if cached:
+        return *cached, []
+    from ..project import manifest
+
+    loaded, problems = manifest.read_manifest(context.manifest_path)
+    built, graph_problems = graph.check_graph(loaded.migrations, str(context.manifest_path))
+    if not (problems or graph_problems):
+        cache.store(folder, context.manifest_path, loaded, built)
+    return loaded, built, [*problems, *graph_problems]
+
+
+@contextmanager
+def connected(context: Context, settings: Settings, root: Path) -> Iterator[tuple[
+        Connection, Target]]:
+    from ..db import connection
+
+    target = connection.resolve_target(context.database_url, context.env)
+    if target is None:
+        target = connection.embedded_target(root)
+        print(f"archon-plan: no database configured; using the {target.source} "
+              "(set --database-url or ARCHON_DATABASE_URL for yours)", file=sys.stderr)
+    context.secrets = target.secrets
+    conn = connection.connect(target)
+    try:
+        with connection.database_errors(target):
+            yield conn, target
+    finally:
+        conn.close()
+
+
+def show(context: Context, args: argparse.Namespace) -> int:
+    from ..core import releases
+
+    _, built = load(context)
+    only = None if args.release is None else releases.release(built, args.release)
+    formatter = {"text": render.show_text, "json": render.show_json, "mermaid": render.show_mermaid,
+                 "dot": render.show_dot, "markdown": releases.release_notes}[args.format]
+    print(formatter(built, only))
+    return ExitCode.OK
+
+
+def status(context: Context, args: argparse.Namespace) -> int:
+    from ..db import state
+
+    loaded, built = load(context)
+    with connected(context, loaded.settings, loaded.root) as (conn, target):
+        statuses = state.read_state(conn, loaded.settings, built)
+    formatter = render.status_json if args.format == "json" else render.status_text
+    print(formatter(statuses, target.redacted))
+    behind = any(s.state in (State.PENDING, State.MODIFIED, State.FAILED) for s in statuses)
+    return ExitCode.NOT_UP_TO_DATE if args.check and behind else ExitCode.OK
+
+
+def _target(built: graph.MigrationGraph, name: str) -> Migration:
+    return graph.resolve(name, built.order)
+
+
+def apply(context: Context, args: argparse.Namespace) -> int:
+    from ..db import executor, state
+
+    loaded, built = load(context)
+    target = _target(built, args.target) if args.target else None
+    with connected(context, loaded.settings, loaded.root) as (conn, _):
+        if args.dry_run:
+            return _dry_run(state.plan_forwards(conn, loaded.settings, built, target), "apply")
+        plan = executor.apply(conn, loaded.settings, built, PrintReporter(), target, context.actor)
+    _summary(plan, "applied", len(built.order))
+    return ExitCode.OK
+
+
+def revert(context: Context, args: argparse.Namespace) -> int:
+    from ..db import executor, state
+
+    loaded, built = load(context)
+    if args.name:
+        chosen = _target(built, args.name)
+        select: Selector = lambda statuses: planning.revert_named(statuses, chosen)  # noqa: E731
+    elif args.to:
+        keep = _target(built, args.to)
+        select = lambda statuses: planning.revert_to(built, statuses, keep)  # noqa: E731
+    else:
+        select = lambda statuses: planning.revert_last(statuses, args.last)  # noqa: E731
+    with connected(context, loaded.settings, loaded.root) as (conn, _):
+        if args.dry_run:
+            plan = state.plan_backwards(conn, loaded.settings, built, select, args.cascade)
+            return _dry_run(plan, "revert")
+        plan = executor.revert(conn, loaded.settings, built, PrintReporter(), select,
+                               args.cascade, context.actor)
+    _summary(plan, "reverted", len(built.order))
+    return ExitCode.OK
+
+
+def history(context: Context, args: argparse.Namespace) -> int:
+    from ..db import events
+
+    loaded, _ = load(context)
+    with connected(context, loaded.settings, loaded.root) as (conn, target):
+        history = events.read_events(conn, loaded.settings, args.limit)
+    formatter = render.history_json if args.format == "json" else render.history_text
+    print(formatter(history, target.redacted))
+    return ExitCode.OK
+
+
+def repair_history(context: Context, args: argparse.Namespace) -> int:
+    from ..db import repair
+
+    loaded, built = load(context)
+    flag, value = next((f, getattr(args, f)) for f in ("retry", "accept_checksum", "mark_applied",
+                                                          "mark_reverted") if getattr(args, f) is not None)
+    if not (value or args.name):
+        raise UsageError(f"repair --{flag.replace('_', '-')} needs the migration's NAME")
+    migration = _target(built, value or args.name)
+    if flag == "retry":
+        with connected(context, loaded.settings, loaded.root) as (conn, _):
+            failure = repair.retry(conn, loaded.settings, built, PrintReporter(), migration,
+                                   context.actor)
+        print(f"retried {migration.label} from statement {failure.statements_done + 1}: done.")
+        return ExitCode.OK
+    action = repair.Repair(flag.replace("_", "-"))
+    if not args.yes:
+        _confirm(f"{action} {migration.label}: this changes the recorded history. Proceed?")
+    with connected(context, loaded.settings, loaded.root) as (conn, _):
+        before = repair.repair(conn, loaded.settings, built, PrintReporter(), action, migration,
+                               context.actor)
+    print(f"{action}: {migration.label} (was {before.state}); the event history records it.")
+    return ExitCode.OK
+
+
+def _confirm(question: str) -> None:
+    if not sys.stdin.isatty():
+        raise RefusedError("refusing to change history without confirmation",
+                           "pass --yes to confirm when no one can answer a prompt")
+    if input(f"{question} [y/N] ").strip().lower() not in ("y", "yes"):
+        raise RefusedError("cancelled; nothing was changed")
+
+
+def _dry_run(plan: Plan, verb: str) -> int:
+    from ..db import executor
+
+    executor.prepare(plan)  # the same refusals a real run would give
+    if not plan:
+        print(f"Dry run: nothing to {verb}.")
+        return ExitCode.OK
+    print(render.plan_preview(plan))
+    done = "applied" if verb == "apply" else "reverted"
+    print(f"Dry run: {len(plan)} migration(s) would be {done}; nothing was changed.")
+    return ExitCode.OK
+
+
+def _summary(plan: Plan, verb: str, total: int) -> None:
+    if plan:
+        print(f"{len(plan)} migration(s) {verb}.")
+    elif verb == "applied":
+        print(f"Nothing to apply: all {total} migration(s) are up to date.")
+    else:
+        print("Nothing to revert.")
+
+
+def create(context: Context, args: argparse.Namespace) -> int:
+    if context.manifest_path.exists():
+        loaded, built = load(context)  # a broken manifest is reported, not appended to
+    else:
+        loaded = Manifest(context.manifest_path, Settings(), ())
+        built = graph.build_graph(())
+    depends = [graph.resolve(name, built.order).label for name in args.depends_on]
+    from ..project import scaffold
+
+    made = scaffold.create(loaded, args.name, args.release, depends)
+    print(f"created {_shown(made.sql)}")
+    print(f"created {_shown(made.rollback)}")
+    print(f"added {made.version}/{made.stem} to {context.manifest_path}")
+    return ExitCode.OK
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it lies below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def init(context: Context, args: argparse.Namespace) -> int:
+    from ..project import scaffold
+
+    count, archon = scaffold.init(args.folder, context.manifest_path, args.release)
+    print(f"wrote {context.manifest_path} with {count} migration(s)")
+    if archon:
+        print("Archon layout found: rows are recorded without .sql (recorded_name = \"stem\"),"
+              " as Archon's application expects")
+    return ExitCode.OK
+
+

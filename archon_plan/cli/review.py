@@ -1,0 +1,155 @@
+"""The review verbs: check (lint), diff against a base, rehearse rollbacks, the manifest's schema.
+
+Kept apart from commands.py so the verbs of every deploy (status, apply) do not import
+what only review needs (pglast's trees, pydantic's schema, catalog reading)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..core import diff
+from ..core.model import Step
+from ..errors import ExitCode, LintError, ManifestError, Problem
+from ..project import cache, revision
+from ..review import diff_report
+from ..sql.rules import Severity
+from .commands import Context, PrintReporter, load, read_checked
+
+if TYPE_CHECKING:  # rehearse, and psycopg with the connection, are imported where they are used
+    from ..db.connection import Connection, Target
+    from ..review.rehearse import Outcome
+    from ..sql.lint import Finding
+
+def run(context: Context, args: argparse.Namespace) -> int:
+    return HANDLERS[args.command](context, args)
+
+
+def check(context: Context, args: argparse.Namespace) -> int:
+    from ..review import lint_report  # here: the other verbs need no lint rules
+    from ..sql import lint
+
+    _, built, problems = read_checked(context)
+    folder = cache.folder(context.env)
+    known = cache.load_memo(folder, context.manifest_path, "lint")
+    result = lint.lint(built.order, {key: tuple(map(_finding, found)) for key, found in known.items()})
+    if result.memo.keys() != known.keys():  # else every finding came from the memo as it is
+        cache.store_memo(folder, context.manifest_path, "lint",
+                             {key: [_plain(f) for f in found] for key, found in result.memo.items()})
+    errors = [f for f in result.findings if f.severity is Severity.ERROR]
+    if problems:  # with the SQL errors of the valid entries: all at once
+        raise ManifestError([*problems, *map(_as_problem, errors)])
+    print(lint_report.render(result, str(context.manifest_path), len(built.order), args.format))
+    if errors:  # the report above has them all; the error line names the first
+        first, more = _as_problem(errors[0]), len(errors) - 1
+        tail = f" (and {more} more error(s) in the report)" if more else ""
+        raise LintError(f"{first.where}: {first.message}{tail}", first.hint)
+    strict = args.strict and result.count(Severity.WARNING)
+    return ExitCode.LINT_WARNINGS if strict else ExitCode.OK
+
+
+def _plain(finding: Finding) -> list[str]:
+    return [finding.code, finding.severity.value, finding.migration, finding.where, finding.message,
+            finding.hint]
+
+
+def _finding(stored: list[str]) -> Finding:
+    from ..sql.lint import Finding
+
+    code, severity, migration, where, message, hint = stored
+    return Finding(code, Severity(severity), migration, where, message, hint)
+
+
+def _as_problem(finding: Finding) -> Problem:
+    return Problem(finding.where, f"migration {finding.migration}: {finding.message} [{finding.code}]",
+                   finding.hint)
+
+
+def diff_base(context: Context, args: argparse.Namespace) -> int:
+    """The report is printed in full; removed or edited migrations of the base then fail (exit 4)."""
+    head, _ = load(context)
+    base = revision.load_base(context.manifest_path, args.base)
+    base_file = args.base if Path(args.base).is_file() else f"{args.base}:{context.manifest_path.name}"
+    changes = diff.compare_manifests(base, head, args.base, base_file)
+    if args.format == "markdown":
+        from ..sql import lint  # here: lint loads pglast, which the other formats do without
+
+        print(diff_report.diff_markdown(changes, lint.lint_migrations(changes.new)))
+    else:
+        print((diff_report.diff_json if args.format == "json" else diff_report.diff_text)(changes))
+    problems = changes.problems()
+    if problems:
+        raise ManifestError(problems)
+    return ExitCode.OK
+
+
+def schema(context: Context, args: argparse.Namespace) -> int:
+    from ..project import manifest  # here: a `check` with the plan cached needs no pydantic
+
+    print(json.dumps(manifest.manifest_json_schema(), indent=2))
+    return ExitCode.OK
+
+
+class RehearseReporter(PrintReporter):
+    """A rehearsal's progress: one outcome per migration; its applies and reverts stay quiet."""
+
+    def __init__(self, text: bool) -> None:
+        self.text = text
+
+    def step_finished(self, step: Step, seconds: float) -> None:
+        pass
+
+    def rehearsed(self, outcome: Outcome) -> None:
+        from ..review.rehearse_report import outcome_text
+
+        if self.text:
+            print(outcome_text(outcome), flush=True)
+
+
+def rehearse_rollbacks(context: Context, args: argparse.Namespace) -> int:
+    """Never on the configured database: --database-url names the server that holds the scratch
+    databases, and the environment's database variables are not read."""
+    from ..db import connection
+    from ..review import (
+        rehearse,
+        rehearse_report,  # only here: psycopg, catalog reading
+    )
+
+    loaded, built = load(context)
+    base = None
+    if args.changed_since is not None:
+        base = {m.key for m in revision.load_base(context.manifest_path, args.changed_since).migrations}
+    given = connection.resolve_target(context.database_url, {})
+    with connection.throwaway_server() if given is None else nullcontext(given) as server:
+        context.secrets = server.secrets
+        result = rehearse.rehearse(lambda: _scratch(server), loaded.settings, built,
+                                   RehearseReporter(args.format == "text"), base, context.actor)
+    if args.format == "json":
+        print(rehearse_report.rehearsal_json(result, server.source if given is None else server.redacted))
+    else:
+        print(rehearse_report.summary_text(result))
+    return ExitCode.OK if result.ok else ExitCode.REHEARSAL_FAILED
+
+
+@contextmanager
+def _scratch(server: Target) -> Iterator[Connection]:
+    from ..db import connection
+
+    with connection.scratch_database(server) as scratch:
+        print(f"archon-plan: rehearsing in {scratch.source} on {server.redacted}, dropped afterwards",
+              file=sys.stderr)
+        conn = connection.connect(scratch)
+        try:
+            with connection.database_errors(scratch):
+                yield conn
+        finally:
+            conn.close()
+
+
+# app.REVIEW_VERBS routes these here (tests/test_layering.py keeps the two in step).
+HANDLERS = {"check": check, "diff": diff_base, "schema": schema, "rehearse": rehearse_rollbacks}

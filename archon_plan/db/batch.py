@@ -1,0 +1,186 @@
+"""One migration as one simple-query message: setup, the file's statements, the tracking row;
+and the failed message's error mapped back to the file.
+
+PostgreSQL runs the statements of one simple-query message as one implicit transaction:
+all of them commit together or none does, in a single round trip. The message holds
+`SET LOCAL`-style timeouts (plus a check that the session still holds the migration
+lock), then the file's statements exactly as written, the RESETs, then one statement that
+records the result. Values are bound client-side (psycopg's ClientCursor), since
+the simple protocol has no parameters; server error positions are mapped back to the file.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import pq, sql
+from psycopg.pq.abc import PGresult
+
+from ..core.model import Direction, Event, Migration, Settings, Step
+from ..errors import MigrationFailedError
+from ..sql import parse
+from . import events, tracker
+
+# An unknown setting makes current_setting() fail with this name in the message: the
+# one way plain SQL can stop a message early without creating a function.
+SESSION_GUARD = "archon_plan.session_changed"
+_SEPARATOR = "\n;\n"
+_BEGIN = "BEGIN;\n"
+# A file's SET, even one run by a function through EXECUTE, must neither reach the recording
+# statement (a role without rights, a 1 ms statement_timeout) nor leak into the next
+# migration; RESET is transactional, and RESET ALL leaves role and authorization alone.
+# Always: a view, a trigger, an operator, a cast or `CREATE TABLE ... AS EXECUTE` can run
+# code that SETs, which no reading of the file can rule out; they cost no round trip.
+RESET = "RESET ALL;\nRESET ROLE;\nRESET SESSION AUTHORIZATION"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The message and where each of the file's statements starts in it."""
+
+    text: str
+    starts: tuple[int, ...]  # message offset of statement i of `statements`
+    statements: tuple[parse.Statement, ...]
+    setup_results: int = 1  # results before the file's first statement: [BEGIN,] setup
+
+    def statement_at(self, position: int) -> int | None:
+        """Index of the file statement holding 0-based message offset `position`, if any."""
+        index = max((i for i, start in enumerate(self.starts) if start <= position), default=None)
+        if index is None:
+            return None
+        if position >= self.starts[index] + len(self.statements[index].text):
+            return None  # in our tracking statement after the file
+        return index
+
+    def file_offset(self, index: int, position: int) -> int:
+        return self.statements[index].offset + position - self.starts[index]
+
+
+class Composer:
+    """A run's statements as text: each template rendered once per run, each migration's
+    values bound client-side (psycopg's ClientCursor.mogrify), which costs a tenth of
+    composing psycopg.sql objects per migration."""
+
+    def __init__(
+        self, conn: psycopg.Connection[tuple[object, ...]], settings: Settings, backend_pid: int
+    ) -> None:
+        self._cursor = psycopg.ClientCursor(conn)
+        self._settings = settings
+        self._backend_pid = backend_pid
+        self._texts: dict[int, tuple[sql.Composable, str]] = {}  # by id: templates are cached
+
+    def bind(self, template: sql.Composable, values: Mapping[str, object]) -> str:
+        known = self._texts.get(id(template))
+        if known is None or known[0] is not template:
+            known = self._texts[id(template)] = (template, template.as_string(self._cursor.connection))
+        return self._cursor.mogrify(known[1], values)
+
+    def setup(self, migration: Migration, local: bool = True) -> str:
+        """Timeouts for the migration and the check that it still runs on the locking session.
+
+        SET LOCAL (`local`) keeps the timeouts inside the transaction, where any pooler
+        keeps them too. PostgreSQL 14+ also notices a vanished client (a SIGKILLed runner)
+        mid-statement and rolls back at once, instead of when the statement would end.
+        """
+        values: dict[str, object] = {
+            "lock_timeout": migration.lock_timeout or self._settings.lock_timeout,
+            "statement_timeout": migration.statement_timeout or self._settings.statement_timeout,
+            "client_connection_check_interval":
+                "1s" if self._cursor.connection.info.server_version >= 140000 else None,
+        }
+        names = tuple(name for name, value in values.items() if value is not None)
+        return self.bind(_setup_template(names, local), {**values, "backend_pid": self._backend_pid})
+
+    def record(self, step: Step, event: Event) -> str:
+        """The statement that ends a migration's message: its tracking row and event."""
+        values = {**tracker.migration_values(self._settings, step.migration),
+                  **events.event_values(self._settings, event)}
+        if step.direction is Direction.FORWARDS:
+            scan = tracker.names_table(self._settings, step.migration)
+            return self.bind(tracker.applied_template(self._settings, scan, True), values)
+        return self.bind(tracker.reverted_template(self._settings, True), values)
+
+
+@functools.lru_cache(maxsize=16)
+def _setup_template(names: tuple[str, ...], local: bool) -> sql.Composed:
+    items = [sql.SQL("CASE WHEN pg_catalog.pg_backend_pid() <> %(backend_pid)s "
+                     "THEN pg_catalog.current_setting({}) END").format(sql.Literal(SESSION_GUARD))]
+    items += [sql.SQL("pg_catalog.set_config({}, {}, {})").format(
+        sql.Literal(name), sql.Placeholder(name), sql.Literal(local)) for name in names]
+    return sql.SQL("SELECT ") + sql.SQL(", ").join(items)
+
+
+def build(setup: str, statements: Sequence[parse.Statement], record: str) -> Batch:
+    """Join the rendered setup, the file's statements, the RESETs and the recording statement.
+
+    Each separator starts with a newline, which ends any trailing line comment. A file with
+    savepoints gets an explicit BEGIN/COMMIT around the message: PostgreSQL refuses SAVEPOINT
+    in the implicit transaction of a multi-statement message."""
+    explicit = any(parse.uses_savepoints(s) for s in statements)
+    parts = [_BEGIN + setup if explicit else setup]
+    starts = []
+    length = len(parts[0])
+    for statement in statements:
+        parts.append(_SEPARATOR)
+        starts.append(length + len(_SEPARATOR))
+        parts.append(statement.text)
+        length = starts[-1] + len(statement.text)
+    parts.append(_SEPARATOR + RESET + _SEPARATOR + record + (_SEPARATOR + "COMMIT" if explicit else ""))
+    return Batch("".join(parts), tuple(starts), tuple(statements), 2 if explicit else 1)
+
+
+class CountingCursor(psycopg.Cursor[tuple[object, ...]]):
+    """Remembers how many statements of a message completed before an error.
+
+    PostgreSQL gives no position for many execution errors (ALTER TABLE on a missing
+    table), and psycopg raises from the error result alone; the count of results that
+    came before it names the failing statement. This overrides psycopg's private
+    result check (pinned <4); tests/test_executor.py proves the mapping on every run.
+    """
+
+    completed: int | None = None
+
+    def _check_results(self, results: list[PGresult]) -> None:
+        ok = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
+        self.completed = next((i for i, r in enumerate(results) if r.status not in ok), len(results))
+        super()._check_results(results)
+
+
+def locate(message: Batch, completed: int | None, exc: psycopg.Error) -> tuple[int | None, bool]:
+    """Where in the file the message failed, and whether in the file's SQL at all."""
+    position = exc.diag.statement_position
+    if position:
+        index = message.statement_at(int(position) - 1)
+        return (None, False) if index is None else (message.file_offset(index, int(position) - 1), True)
+    index = None if completed is None else completed - message.setup_results
+    if index is not None and 0 <= index < len(message.statements):
+        return message.statements[index].offset, True
+    return None, False
+
+
+def locate_alone(statement: parse.Statement, exc: psycopg.Error) -> tuple[int, bool]:
+    """locate() for a statement sent on its own: the server's position is relative to it."""
+    position = exc.diag.statement_position
+    return statement.offset + (int(position) - 1 if position else 0), True
+
+
+def failure(
+    step: Step,
+    offset: int | None,
+    in_sql: bool,
+    exc: psycopg.Error,
+    outcome: str = "rolled back, earlier migrations are kept",
+) -> MigrationFailedError:
+    diag = exc.diag
+    where = parse.where(step.sql, offset)
+    what = "SQL" if in_sql else "setup or tracking row"
+    primary = (diag.message_primary or str(exc)).strip()
+    message = (
+        f"{where}: {step.direction.value} of {step.migration.label} failed in its {what}: "
+        f"{diag.sqlstate or '?'} {primary}; {outcome}"
+    )
+    extra = [text for text in (diag.message_detail, diag.message_hint) if text]
+    return MigrationFailedError(message, " ".join(extra) or None)

@@ -1,0 +1,128 @@
+"""The append-only event history beside the tracking table: its name, appending, reading, failures."""
+
+from __future__ import annotations
+
+import functools
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from ..core.model import Event, Failure, Settings
+
+Values = dict[str, object]
+
+
+def exists(conn: psycopg.Connection[tuple[object, ...]], table: sql.Identifier) -> bool:
+    """Whether the table exists (read-only: status never creates anything)."""
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table.as_string(conn),)).fetchone()
+    return bool(row and row[0])
+
+
+def events_identifier(settings: Settings) -> sql.Identifier:
+    return sql.Identifier(settings.tracking_schema, events_table_name(settings))
+
+
+
+def events_table_name(settings: Settings) -> str:
+    """The append-only history beside the tracking table."""
+    return f"{settings.tracking_table}_events"[:63]
+
+
+
+def record_event(
+    conn: psycopg.Connection[tuple[object, ...]], settings: Settings, event: Event
+) -> None:
+    """Append one event. Inside a migration's transaction it commits with it."""
+    conn.execute(event_template(settings, event.seconds is None), event_values(settings, event))
+
+
+
+def event_values(settings: Settings, event: Event) -> Values:
+    migration = event.migration
+    return {
+        "e_kind": event.kind,
+        "e_version": migration.version if migration else None,
+        "e_name": migration.recorded_name(settings.name_form) if migration else None,
+        "e_checksum": migration.checksum if migration else None,
+        "e_rollback": migration.rollback.checksum if migration and migration.rollback else None,
+        "e_os_user": event.actor.os_user, "e_host": event.actor.host,
+        "e_tool_version": event.actor.tool_version,
+        "e_seconds": float(event.seconds) if event.seconds is not None else None,
+        "e_ms": int(event.seconds * 1000) if event.seconds is not None else None,
+        "e_error": event.error, "e_detail": Jsonb(event.detail) if event.detail else None,
+    }
+
+
+
+@functools.lru_cache(maxsize=32)
+def event_template(settings: Settings, in_transaction: bool) -> sql.Composed:
+    return event_insert(settings, in_transaction)
+
+
+
+def event_insert(
+    settings: Settings, in_transaction: bool, after: sql.Identifier | None = None
+) -> sql.Composed:
+    """The INSERT of one event (event_values() binds it).
+
+    In a migration's own transaction it started with the transaction (now());
+    otherwise it started `e_seconds` before the clock."""
+    if in_transaction:
+        started = sql.SQL("now()")
+        duration = sql.SQL("(extract(epoch FROM clock_timestamp() - now()) * 1000)::integer")
+    else:
+        started = sql.SQL("clock_timestamp() - make_interval(secs => %(e_seconds)s::float8)")
+        duration = sql.SQL("%(e_ms)s::integer")
+    source = sql.SQL(" FROM (SELECT count(*) FROM {}) AS done").format(after) if after else sql.SQL("")
+    return sql.SQL("""INSERT INTO {} (event, version, migration_name, checksum, rollback_checksum,
+            os_user, host, tool_version, started_at, duration_ms, error, detail)
+        SELECT %(e_kind)s, %(e_version)s, %(e_name)s, %(e_checksum)s, %(e_rollback)s, %(e_os_user)s,
+            %(e_host)s, %(e_tool_version)s, {}, {}, %(e_error)s, %(e_detail)s::jsonb{}""").format(
+        events_identifier(settings), started, duration, source)
+
+
+
+def read_events(
+    conn: psycopg.Connection[tuple[object, ...]], settings: Settings, limit: int | None = None
+) -> list[dict[str, object]]:
+    """The history, oldest first (the last `limit` events)."""
+    if not exists(conn, events_identifier(settings)):
+        return []
+    query = sql.SQL("""SELECT * FROM (SELECT id, event, version, migration_name, checksum,
+            rollback_checksum, db_user, os_user, host, tool_version, started_at, finished_at,
+            duration_ms, error, detail FROM {} ORDER BY id DESC LIMIT %s) AS last ORDER BY id""")
+    with conn.cursor(row_factory=dict_row) as cursor:
+        return cursor.execute(query.format(events_identifier(settings)), (limit,)).fetchall()
+
+
+
+def read_failures(
+    conn: psycopg.Connection[tuple[object, ...]], settings: Settings
+) -> list[Failure]:
+    """Non-transactional migrations whose last event says they stopped part-way."""
+    if not exists(conn, events_identifier(settings)):
+        return []
+    # Only migrations that ever stopped part-way (rare) get their last event looked up: the
+    # history grows with every run, and sorting all of it cost every status and apply.
+    query = sql.SQL(r"""WITH stopped AS (
+            SELECT DISTINCT version, regexp_replace(migration_name, '\.sql$', '') AS stem FROM {e}
+            WHERE event IN ('apply-failed', 'revert-failed', 'interrupted') AND version IS NOT NULL
+              AND detail ? 'statements_done')
+        SELECT s.version, s.stem, last.detail, last.error FROM stopped AS s
+        CROSS JOIN LATERAL (
+            SELECT event, detail, error FROM {e}
+            WHERE version = s.version AND regexp_replace(migration_name, '\.sql$', '') = s.stem
+              AND event <> 'statement' AND event <> 'retry'
+            ORDER BY id DESC LIMIT 1) AS last
+        WHERE last.event IN ('apply-failed', 'revert-failed', 'interrupted')
+          AND last.detail ? 'statements_done'
+        ORDER BY s.version, s.stem""").format(e=events_identifier(settings))
+    with conn.cursor(row_factory=dict_row) as cursor:
+        rows = cursor.execute(query).fetchall()
+    return [
+        Failure(str(r["version"]), str(r["stem"]), str(r["detail"]["direction"]),
+                int(r["detail"]["statements_done"]), tuple(r["detail"]["done_checksums"]), r["error"])
+        for r in rows
+    ]

@@ -1,0 +1,218 @@
+"""Runs plans: one transaction per migration, its tracking row inside it, progress by callback."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import random
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+import psycopg
+from psycopg import pq
+
+from ..core.graph import MigrationGraph
+from ..core.model import NOBODY, Actor, Event, Migration, Plan, Settings, Step
+from ..errors import (
+    ManifestError,
+    MigrationFailedError,
+    Problem,
+    RefusedError,
+    RunInterruptedError,
+)
+from ..sql import parse
+from . import batch, events, lock, state, tracker
+from .connection import Connection
+
+
+class Reporter(Protocol):
+    """Where progress goes; the executor itself never prints."""
+
+    def notice(self, text: str) -> None: ...
+    def step_started(self, step: Step) -> None: ...
+    def step_finished(self, step: Step, seconds: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A step with its statements, parsed and checked before anything runs."""
+
+    step: Step
+    statements: tuple[parse.Statement, ...]
+
+
+def prepare(plan: Plan) -> list[Prepared]:
+    """Parse every file of the plan; refuse the whole run on any problem."""
+    problems: list[Problem] = []
+    prepared = []
+    for step in plan.steps:
+        found = parse.problems(step.sql, f"migration {step.migration.label}",
+                                 step.migration.transactional)
+        problems.extend(found)
+        if not found:
+            prepared.append(Prepared(step, parse.runnable_statements(step.sql)))
+    if problems:
+        raise ManifestError(problems)
+    return prepared
+
+
+@dataclass(frozen=True)
+class Run:
+    """What every step of one run shares."""
+
+    conn: Connection
+    settings: Settings
+    reporter: Reporter
+    actor: Actor
+    backend_pid: int  # the session that holds the lock; another one means a pooler
+
+    @functools.cached_property
+    def composer(self) -> batch.Composer:
+        """The run's statements as text, each template rendered once per run."""
+        return batch.Composer(self.conn, self.settings, self.backend_pid)
+
+
+def run_prepared(run: Run, prepared: Sequence[Prepared]) -> None:
+    """Run each step in its own transaction; stop at the first failure."""
+    for item in prepared:
+        if item.step.out_of_order:
+            run.reporter.notice(
+                f"{item.step.migration.label} sorts before migrations already applied "
+                "(merged late); applying it now"
+            )
+        run.reporter.step_started(item.step)
+        started = time.perf_counter()
+        _run_with_retries(run, item)
+        run.reporter.step_finished(item.step, time.perf_counter() - started)
+
+
+def _run_with_retries(run: Run, item: Prepared) -> None:
+    """Retry a migration that could not get a lock in time (55P03), with backoff and jitter."""
+    step, attempt = item.step, 0
+    if not step.migration.transactional:
+        from .autocommit import run_autocommit  # the runner of the rare non-transactional migration
+
+        run_autocommit(run, item)
+        return
+    while True:
+        started = time.perf_counter()
+        try:
+            _run_step(run, item)
+            return
+        except _Failed as failed:
+            elapsed = time.perf_counter() - started
+            retry = failed.lock_not_available and attempt < run.settings.lock_retries
+            kind = "retry" if retry else f"{step.direction.value}-failed"
+            record_failure(run, Event(kind, run.actor, step.migration, elapsed, failed.error.message))
+            if not retry:
+                raise failed.error from None
+        attempt += 1
+        delay = min(30.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.5)
+        run.reporter.notice(
+            f"{step.migration.label}: lock not available; retry {attempt} of "
+            f"{run.settings.lock_retries} in {delay:.1f}s"
+        )
+        time.sleep(delay)
+
+
+class _Failed(Exception):
+    def __init__(self, error: MigrationFailedError, lock_not_available: bool) -> None:
+        self.error = error
+        self.lock_not_available = lock_not_available
+
+
+def record_failure(run: Run, event: Event) -> None:
+    """Failures are recorded after the rollback, on their own; best effort, never masking."""
+    with contextlib.suppress(psycopg.Error):
+        events.record_event(run.conn, run.settings, event)
+
+
+def _run_step(run: Run, item: Prepared) -> None:
+    """The migration, its tracking row and its event in one message: one round trip."""
+    step, conn = item.step, run.conn
+    record = run.composer.record(step, Event(step.direction.value, run.actor, step.migration))
+    message = batch.build(run.composer.setup(step.migration), item.statements, record)
+    cursor = batch.CountingCursor(conn)
+    try:
+        cursor.execute(message.text.encode())
+    except psycopg.Error as exc:
+        if conn.info.transaction_status == pq.TransactionStatus.INERROR:  # an explicit BEGIN failed
+            conn.execute("ROLLBACK")
+        refuse_changed_session(run, step.migration, exc)
+        lock_not_available = isinstance(exc, psycopg.errors.LockNotAvailable)
+        raise _Failed(batch.failure(step, *batch.locate(message, cursor.completed, exc), exc),
+                      lock_not_available) from exc
+    except KeyboardInterrupt:
+        record_failure(run, Event("interrupted", run.actor, step.migration, 0.0, "Ctrl-C"))
+        raise RunInterruptedError(
+            f"interrupted during {step.direction.value} of {step.migration.label}; "
+            "it was rolled back, earlier migrations are kept"
+        ) from None
+    finally:
+        cursor.close()
+
+
+def refuse_changed_session(run: Run, migration: Migration, exc: psycopg.Error) -> None:
+    if batch.SESSION_GUARD not in (exc.diag.message_primary or ""):
+        return
+    raise RefusedError(
+        f"the database session changed since the migration lock was taken (backend "
+        f"{run.backend_pid}): a transaction-mode pooler is in the way; nothing of "
+        f"{migration.label} was applied",
+        "connect directly (Supabase: db.<ref>.supabase.co:5432) or through a session pooler",
+    ) from None
+
+
+@contextmanager
+def locked(
+    conn: Connection, settings: Settings, reporter: Reporter, actor: Actor
+) -> Iterator[Run]:
+    """Hold the migration lock for the whole run."""
+    pid = lock.acquire_lock(conn, settings, settings.lock_wait_s, reporter.notice)
+    try:
+        yield Run(conn, settings, reporter, actor, pid)
+    finally:
+        if not conn.closed and not conn.broken:
+            lock.release_lock(conn, settings)
+
+
+def apply(
+    conn: Connection,
+    settings: Settings,
+    graph: MigrationGraph,
+    reporter: Reporter,
+    target: Migration | None = None,
+    actor: Actor = NOBODY,
+) -> Plan:
+    """Apply what is pending (up to target) under the lock; return what ran."""
+    with locked(conn, settings, reporter, actor) as run:
+        plan = state.plan_forwards(conn, settings, graph, target)
+        if plan:
+            prepared = prepare(plan)  # refuse before creating even the tracking table
+            tracker.ensure_table(conn, settings)
+            run_prepared(run, prepared)
+        return plan
+
+
+def revert(
+    conn: Connection,
+    settings: Settings,
+    graph: MigrationGraph,
+    reporter: Reporter,
+    select: state.Selector,
+    cascade: bool = False,
+    actor: Actor = NOBODY,
+) -> Plan:
+    """Run rollbacks for the selected migrations (and dependents with cascade)."""
+    with locked(conn, settings, reporter, actor) as run:
+        plan = state.plan_backwards(conn, settings, graph, select, cascade)
+        if plan:
+            prepared = prepare(plan)
+            tracker.ensure_table(conn, settings)  # an Archon table may lack the events table
+            run_prepared(run, prepared)
+        return plan
+
+

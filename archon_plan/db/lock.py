@@ -1,0 +1,72 @@
+"""The migration lock: a session-level advisory lock keyed on the tracking table's name.
+
+Polled with pg_try_advisory_lock (a blocking wait could deadlock with the holder), so the
+wait is bounded by archon-plan and can name the holder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+
+import psycopg
+
+from ..core.model import Settings
+from ..errors import LockTimeoutError
+
+POLL_INTERVAL_S = 0.2
+
+
+def lock_key(settings: Settings) -> int:
+    """A stable 64-bit advisory lock key derived from the tracking table's name."""
+    digest = hashlib.md5(f"archon-plan:{settings.qualified_table}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def acquire_lock(
+    conn: psycopg.Connection[tuple[object, ...]],
+    settings: Settings,
+    timeout_s: float,
+    on_wait: Callable[[str], None] = lambda _: None,
+) -> int:
+    """Poll pg_try_advisory_lock (a blocking wait could deadlock with the holder);
+    return the backend pid that holds it now."""
+    key = lock_key(settings)
+    deadline = time.monotonic() + timeout_s
+    told = False
+    while True:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s), pg_backend_pid()", (key,)).fetchone()
+        if row and row[0]:
+            return int(str(row[1]))
+        holder = _holder(conn, key)
+        if time.monotonic() >= deadline:
+            raise LockTimeoutError(
+                f"another runner holds the migration lock on {settings.qualified_table} "
+                f"({holder}); gave up after {timeout_s:g}s",
+                "wait for it to finish, or raise --lock-timeout / [settings] lock_wait",
+            )
+        if not told:
+            on_wait(f"waiting for the migration lock held by {holder}")
+            told = True
+        time.sleep(POLL_INTERVAL_S)
+
+
+def _holder(conn: psycopg.Connection[tuple[object, ...]], key: int) -> str:
+    row = conn.execute(
+        """SELECT a.pid, a.application_name, a.client_addr, a.backend_start
+           FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+           WHERE l.locktype = 'advisory' AND l.granted
+             AND l.objsubid = 1
+             AND ((l.classid::bigint << 32) | l.objid::bigint) = %s
+           LIMIT 1""",
+        (key,),
+    ).fetchone()
+    if not row:
+        return "a session that has just let go"
+    pid, app, addr, since = row
+    return f"pid {pid}, application {app or '?'}, client {addr or 'local'}, since {since}"
+
+
+def release_lock(conn: psycopg.Connection[tuple[object, ...]], settings: Settings) -> None:
+    conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key(settings),))

@@ -1,0 +1,202 @@
+"""The tracking table contract: creating or adopting it, its rows, the statements that record them.
+
+Invariant (as Django's recorder states it): a row exists in the tracking table
+if and only if that migration's SQL committed. Rows are written and deleted
+inside the migration's own transaction, and otherwise changed only by an explicit
+`repair` (which leaves an event behind).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import class_row
+
+from ..core.model import AppliedRow, Migration, Settings
+from .events import Values, event_insert, events_identifier, exists
+
+
+def _table(settings: Settings) -> sql.Identifier:
+    return sql.Identifier(settings.tracking_schema, settings.tracking_table)
+
+
+def ensure_table(conn: psycopg.Connection[tuple[object, ...]], settings: Settings) -> None:
+    """Create the seed's table, or adopt an existing one by adding our columns."""
+    name = settings.tracking_table
+    parts = {
+        "schema": sql.Identifier(settings.tracking_schema),
+        "table": _table(settings),
+        "events": events_identifier(settings),
+        "idx_version": sql.Identifier(f"idx_{name}_version"[:63]),
+        "idx_applied_at": sql.Identifier(f"idx_{name}_applied_at"[:63]),
+    }
+    statements = [
+        "CREATE SCHEMA IF NOT EXISTS {schema}",
+        """CREATE TABLE IF NOT EXISTS {table} (
+            id UUID DEFAULT gen_random_uuid() PRIMARY KEY,
+            version VARCHAR(20) NOT NULL,
+            migration_name VARCHAR(255) NOT NULL,
+            applied_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
+            checksum VARCHAR(32),
+            UNIQUE(version, migration_name))""",
+        "CREATE INDEX IF NOT EXISTS {idx_version} ON {table}(version)",
+        "CREATE INDEX IF NOT EXISTS {idx_applied_at} ON {table}(applied_at DESC)",
+        # Our additions; Archon's application selects only the seed's columns.
+        """ALTER TABLE {table}
+            ADD COLUMN IF NOT EXISTS execution_ms INTEGER,
+            ADD COLUMN IF NOT EXISTS applied_by TEXT,
+            ADD COLUMN IF NOT EXISTS rollback_checksum VARCHAR(32)""",
+        # Append-only: archon-plan only ever INSERTs here; revert deletes the
+        # tracking row (as the seed does) but the events keep the whole story.
+        """CREATE TABLE IF NOT EXISTS {events} (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            event TEXT NOT NULL,
+            version VARCHAR(20),
+            migration_name VARCHAR(255),
+            checksum VARCHAR(32),
+            rollback_checksum VARCHAR(32),
+            db_user TEXT NOT NULL DEFAULT current_user,
+            os_user TEXT,
+            host TEXT,
+            tool_version TEXT,
+            started_at TIMESTAMP WITH TIME ZONE NOT NULL,
+            finished_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT clock_timestamp(),
+            duration_ms INTEGER,
+            error TEXT,
+            detail JSONB)""",
+    ]
+    if _complete(conn, settings):  # one catalog query on every run after the first
+        return
+    with conn.transaction():
+        for statement in statements:
+            conn.execute(sql.SQL(statement).format(**parts))
+
+
+def _complete(conn: psycopg.Connection[tuple[object, ...]], settings: Settings) -> bool:
+    """Whether both tables exist and the tracking table has our columns."""
+    row = conn.execute(
+        """SELECT to_regclass(%(events)s) IS NOT NULL AND (
+               SELECT count(*) FROM pg_catalog.pg_attribute
+               WHERE attrelid = to_regclass(%(table)s) AND NOT attisdropped
+                 AND attname IN ('execution_ms', 'applied_by', 'rollback_checksum')) = 3""",
+        {"table": _table(settings).as_string(conn), "events": events_identifier(settings).as_string(conn)},
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def read_rows(
+    conn: psycopg.Connection[tuple[object, ...]], settings: Settings
+) -> list[AppliedRow]:
+    """Every tracking row; none when the table does not exist yet (read-only)."""
+    if not exists(conn, _table(settings)):
+        return []
+    query = sql.SQL(
+        "SELECT version, migration_name, applied_at, checksum FROM {} ORDER BY applied_at, id"
+    ).format(_table(settings))
+    with conn.cursor(row_factory=class_row(AppliedRow)) as cursor:
+        return cursor.execute(query).fetchall()
+
+
+def record_applied(
+    conn: psycopg.Connection[tuple[object, ...]], settings: Settings, migration: Migration
+) -> None:
+    """Write the migration's row inside its transaction, after its SQL ran."""
+    conn.execute(applied_template(settings, names_table(settings, migration), False),
+                 migration_values(settings, migration))
+
+
+def record_reverted(
+    conn: psycopg.Connection[tuple[object, ...]], settings: Settings, migration: Migration
+) -> None:
+    """Delete the migration's row (either name form) inside the rollback's transaction."""
+    conn.execute(reverted_template(settings, False), migration_values(settings, migration))
+
+
+# The statements below are templates with named placeholders, built once per settings
+# (composing psycopg.sql costs more than a small migration's round trip) and bound with
+# the values of each migration: server-side by execute(), client-side in a batch.
+
+
+def names_table(settings: Settings, migration: Migration) -> bool:
+    """Whether the file names the tracking table, so it may insert rows of its own."""
+    return settings.tracking_table.lower() in migration.sql.text.lower()
+
+
+def migration_values(settings: Settings, migration: Migration) -> Values:
+    return {
+        "version": migration.version, "stem": migration.stem, "file": migration.migration_name,
+        "name": migration.recorded_name(settings.name_form), "checksum": migration.checksum,
+        "rollback": migration.rollback.checksum if migration.rollback else None,
+    }
+
+
+@functools.lru_cache(maxsize=32)
+def applied_template(settings: Settings, scan_rows: bool, with_event: bool) -> sql.Composed:
+    """One statement that records an applied migration (and its event): its SQL's last companion.
+
+    Archon's files insert tracking rows themselves (their own, and 008 back-fills
+    001..007) under the name without `.sql`. Rows this very transaction inserted
+    that repeat an existing migration, or the migration's own, are removed first
+    (the INSERT reads the DELETE's count, so it runs after it) so the table never
+    holds the same migration twice; older rows are never touched. Only files that
+    name the tracking table (`scan_rows`) can insert such rows, so the others skip that scan.
+    """
+    table = _table(settings)
+    repeats: sql.Composable = sql.SQL("SELECT 1")
+    if scan_rows:
+        repeats = sql.SQL("""DELETE FROM {t} AS d
+            WHERE d.xmin = pg_catalog.pg_current_xact_id()::xid
+              AND ((d.version = %(version)s AND d.migration_name IN (%(stem)s, %(file)s))
+                OR EXISTS (SELECT 1 FROM {t} AS o
+                    WHERE o.version = d.version AND o.id <> d.id
+                      AND o.xmin <> pg_catalog.pg_current_xact_id()::xid
+                      AND regexp_replace(o.migration_name, '\\.sql$', '')
+                        = regexp_replace(d.migration_name, '\\.sql$', '')))
+            RETURNING 1""").format(t=table)
+    tracked = sql.SQL("""INSERT INTO {t} (version, migration_name, applied_at, checksum,
+                execution_ms, applied_by, rollback_checksum)
+            SELECT %(version)s, %(name)s, clock_timestamp(), %(checksum)s,
+                (extract(epoch FROM clock_timestamp() - now()) * 1000)::integer,
+                current_user, %(rollback)s
+            FROM (SELECT count(*) FROM repeats) AS done RETURNING 1""").format(t=table)
+    return _chain(settings, [("repeats", repeats), ("tracked", tracked)], with_event)
+
+
+@functools.lru_cache(maxsize=32)
+def reverted_template(settings: Settings, with_event: bool) -> sql.Composed:
+    """One statement that deletes the migration's row (either name form) and appends its event.
+
+    Under the lock nobody else deletes rows, so finding none means the rollback's
+    own SQL removed it, which is fine.
+    """
+    gone = sql.SQL("DELETE FROM {} WHERE version = %(version)s AND migration_name IN (%(stem)s, %(file)s) "
+                   "RETURNING 1").format(_table(settings))
+    return _chain(settings, [("gone", gone)], with_event)
+
+
+def _chain(settings: Settings, steps: list[tuple[str, sql.Composable]], with_event: bool) -> sql.Composed:
+    """Data-modifying CTEs, each reading the one before so they run in order, then the event."""
+    ctes = sql.SQL(", ").join(sql.SQL("{} AS ({})").format(sql.Identifier(name), body)
+                             for name, body in steps)
+    last = sql.Identifier(steps[-1][0])
+    if with_event:
+        final = event_insert(settings, True, after=last)
+    else:
+        final = sql.SQL("SELECT count(*) FROM {}").format(last)
+    return sql.SQL("WITH {} {}").format(ctes, final)
+
+
+def update_checksum(
+    conn: psycopg.Connection[tuple[object, ...]], settings: Settings, migration: Migration
+) -> None:
+    """Record the file's current checksum: the explicit `repair --accept-checksum`."""
+    conn.execute(
+        sql.SQL("""UPDATE {} SET checksum = %s, rollback_checksum = %s
+            WHERE version = %s AND migration_name IN (%s, %s)""").format(_table(settings)),
+        (migration.checksum, migration.rollback.checksum if migration.rollback else None,
+         migration.version, migration.stem, migration.migration_name),
+    )
+
+

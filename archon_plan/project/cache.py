@@ -1,0 +1,187 @@
+"""A cache of the validated manifest and its graph, so an unchanged manifest is not parsed again.
+
+`status` and a no-op `apply` run in every deploy and CI job; validating migrations.toml
+with pydantic and ordering it with networkx costs more than the database queries (the
+imports alone take about 150 ms). The cache holds the structure only: it is keyed on the
+manifest's bytes and the tool's version, and every SQL file is still read and hashed on
+each run, so a changed file is always seen. It lives in the user's cache folder, never
+in the project, so a file committed to a repository cannot feed it. JSON, not pickle:
+reading it never runs code. Any doubt (missing, unreadable, stale) is a miss.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..core.graph import MigrationGraph
+from ..core.model import Manifest, Migration, Settings, SqlFile, normalize_sql_text
+from . import files
+
+FORMAT = 2
+_FIELDS = tuple(f.name for f in dataclasses.fields(Migration))
+_SQL, _ROLLBACK = _FIELDS.index("sql"), _FIELDS.index("rollback")
+
+
+def folder(env: Mapping[str, str]) -> Path:
+    """The cache folder, from the environment app.py read: $XDG_CACHE_HOME or ~/.cache."""
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "archon-plan"
+
+
+def _entry_path(cache: Path, manifest_path: Path) -> Path:
+    name = hashlib.md5(str(manifest_path.resolve()).encode()).hexdigest()
+    return cache / f"{name}.json"
+
+
+def _key(manifest_bytes: bytes) -> str:
+    return f"{FORMAT}:{__version__}:{hashlib.md5(manifest_bytes).hexdigest()}"
+
+
+def _root(manifest_path: Path) -> str:
+    return os.path.join(manifest_path.resolve().parent, "")  # with a trailing separator
+
+
+def load(cache: Path, manifest_path: Path) -> tuple[Manifest, MigrationGraph] | None:
+    """The cached manifest and graph with every SQL file read afresh, or None."""
+    try:
+        key = _key(manifest_path.read_bytes())
+        data = json.loads(_entry_path(cache, manifest_path).read_text(encoding="utf-8"))
+        if data.get("key") != key or data["fields"] != list(_FIELDS):
+            return None
+        files.real_folder.cache_clear()  # folders are resolved once per load, never across loads
+        root = _root(manifest_path)
+        migrations = tuple(_migration(row, root) for row in data["migrations"])
+        settings = _values(Settings, data["settings"])
+        requires = {m.key: tuple((str(v), str(s)) for v, s in deps)
+                    for m, deps in zip(migrations, data["requires"], strict=True)}
+        order = tuple(migrations[i] for i in data["order"])
+        if sorted(data["order"]) != list(range(len(migrations))):
+            return None
+    except (OSError, ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError):
+        return None
+    return Manifest(manifest_path, settings, migrations), MigrationGraph(order, requires)
+
+
+def store(cache: Path, manifest_path: Path, manifest: Manifest, graph: MigrationGraph) -> None:
+    """Remember a manifest that loaded without problems; best effort (a read-only home is fine).
+    Each migration is a row of its field values, named once in `fields`: half the JSON of
+    one object per migration, and twice as fast to read."""
+    root = _root(manifest_path)
+    index = {m.key: i for i, m in enumerate(manifest.migrations)}
+    data = {
+        "key": _key(manifest_path.read_bytes()),
+        "settings": {f.name: _plain(getattr(manifest.settings, f.name), root)
+                     for f in dataclasses.fields(Settings)},
+        "fields": _FIELDS,
+        "migrations": [[_plain(getattr(m, name), root) for name in _FIELDS] for m in manifest.migrations],
+        "requires": [[list(k) for k in graph.requires.get(m.key, ())] for m in manifest.migrations],
+        "order": [index[m.key] for m in graph.order],
+    }
+    _write(_entry_path(cache, manifest_path), data)
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+        partial.replace(path)  # atomic: a concurrent reader sees the old file or the new one
+
+
+def _plain(value: Any, root: str) -> Any:
+    """A field's value as JSON; a SQL file as [display, its resolved path unless root + display]."""
+    if isinstance(value, SqlFile):
+        path = str(value.path)
+        return [value.display, None if path == root + value.display else path]
+    if isinstance(value, frozenset):
+        return sorted(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _values(kind: Any, data: dict[str, Any]) -> Any:
+    """Rebuild a frozen dataclass, restoring tuples, frozensets and enums from its defaults."""
+    return kind(**{name: data[name] if convert is None else convert(data[name])
+                   for name, convert in _converters(kind)})
+
+
+@functools.cache
+def _converters(kind: Any) -> tuple[tuple[str, Any], ...]:
+    """Each field with the type its JSON value must become (None: as it is); once per class."""
+    return tuple((f.name, type(f.default) if isinstance(f.default, Enum | tuple | frozenset) else None)
+                 for f in dataclasses.fields(kind))
+
+
+# (index, type) of Migration's fields whose JSON value becomes a tuple, frozenset or enum
+_CONVERTED = tuple((i, convert) for i, (_, convert) in enumerate(_converters(Migration)) if convert)
+
+
+def _migration(row: list[Any], root: str) -> Migration:
+    if len(row) != len(_FIELDS):
+        raise ValueError(row)
+    values = list(row)
+    for index, convert in _CONVERTED:
+        values[index] = convert(values[index])
+    values[_SQL] = _read(values[_SQL], root)
+    if values[_ROLLBACK] is not None:
+        values[_ROLLBACK] = _read(values[_ROLLBACK], root)
+    return Migration(*values)
+
+
+def _read(stored: list[Any], root: str) -> SqlFile:
+    """Read a SQL file as the manifest loader does; anything it would object to is a miss.
+    The path is resolved again (a retargeted folder symlink must not keep the old file)."""
+    display, resolved = stored
+    path = resolved or root + display
+    if not path.startswith(root):
+        raise ValueError(path)
+    text = normalize_sql_text(_read_resolved(root, display, path))
+    if not text.strip():
+        raise ValueError(path)
+    folder, name = os.path.split(path)
+    return SqlFile(path=files.folder_path(folder) / name, display=display, text=text)
+
+
+def _read_resolved(root: str, display: str, path: str) -> bytes:
+    """The bytes of root/display, which must still resolve to `path`: each folder resolved
+    once per load, and the file itself opened without following a symlink. This runs for
+    every file on every `status`, so strings and os calls, not pathlib and open()."""
+    joined = os.path.join(root, display)
+    # A symlinked file fails to open with NOFOLLOW and takes the full resolve: no lstat per
+    # file. Where the flag is missing (Windows), os.path.islink asks instead.
+    if ".." not in display.split("/") and (files.NOFOLLOW or not os.path.islink(joined)):
+        folder, name = os.path.split(joined)
+        if os.path.join(files.real_folder(folder), name) == path:
+            with contextlib.suppress(OSError):  # now a symlink (ELOOP), or gone: resolve in full
+                return files.read_bytes(path, files.NOFOLLOW)
+    if os.path.realpath(joined) != path:
+        raise ValueError(path)
+    return files.read_bytes(path)
+
+
+def load_memo(cache: Path, manifest_path: Path, kind: str) -> dict[str, Any]:
+    """Results another command kept for this manifest (e.g. lint findings by file checksums)."""
+    try:
+        data = json.loads(_entry_path(cache, manifest_path).with_suffix(f".{kind}.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("key") != _key(b""):
+        return {}
+    entries = data.get("entries")
+    return entries if isinstance(entries, dict) else {}
+
+
+def store_memo(cache: Path, manifest_path: Path, kind: str, entries: dict[str, Any]) -> None:
+    path = _entry_path(cache, manifest_path).with_suffix(f".{kind}.json")
+    _write(path, {"key": _key(b""), "entries": entries})

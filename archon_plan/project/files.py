@@ -1,0 +1,116 @@
+"""The SQL files a manifest names, found and read: inside the project folder, resolved as
+pathlib would, and read in few system calls (a large project has 20,000 of them)."""
+
+from __future__ import annotations
+
+import errno
+import functools
+import os
+import stat
+from pathlib import Path
+
+from ..core.model import SqlFile, normalize_sql_text
+
+_BINARY = getattr(os, "O_BINARY", 0)  # Windows: bytes as they are, no newline translation
+# Opening a file that is a symlink fails with O_NOFOLLOW, so the file's name needs no lstat
+# of its own; where the flag is missing (Windows), os.path.islink asks instead.
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_SYMLINK_ERRORS = (errno.ELOOP, errno.EMLINK)  # Linux and macOS; FreeBSD
+
+
+class UnusableFile(Exception):
+    """A file the manifest cannot use: its message names it, as written, and its hint the fix."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+def read_sql(root: str, relative: str) -> SqlFile:
+    """The file at `relative` to the folder root, read and normalised; raises UnusableFile."""
+    path = _locate(root, relative, follow=not NOFOLLOW)
+    try:
+        try:
+            data = read_bytes(path, NOFOLLOW)
+        except OSError as exc:
+            if exc.errno not in _SYMLINK_ERRORS or not NOFOLLOW:
+                raise
+            path = _locate(root, relative, follow=True)  # the file itself is a symlink
+            data = read_bytes(path)
+        text = normalize_sql_text(data)
+    except FileNotFoundError as exc:
+        raise UnusableFile(f"{relative} not found",
+                           "fix the path (relative to the manifest) or create the file") from exc
+    except UnicodeDecodeError as exc:
+        raise UnusableFile(f"{relative} is not UTF-8 text (byte {exc.start})",
+                           "save the file as UTF-8") from exc
+    except (OSError, ValueError) as exc:
+        raise UnusableFile(f"{relative} cannot be read: {exc}") from exc
+    if not text.strip():
+        raise UnusableFile(f"{relative} is empty", "write its SQL, or remove it")
+    folder, name = os.path.split(path)
+    return SqlFile(path=folder_path(folder) / name, display=relative, text=text)
+
+
+def _locate(root: str, relative: str, follow: bool) -> str:
+    """The file's path, checked to be inside root; the file's own name is followed when it
+    is a symlink (`follow`), or when the path seems to lead outside (it may lead back)."""
+    try:
+        path = resolve(root, relative, follow)
+    except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop; a NUL byte
+        raise UnusableFile(f"{relative} cannot be resolved: {exc}") from exc
+    if inside(path, real_folder(root)):
+        return path
+    if not follow:
+        return _locate(root, relative, follow=True)
+    raise UnusableFile(f"{relative} lies outside the project folder {root}",
+                       "keep migrations beside the manifest")
+
+
+@functools.lru_cache(maxsize=1024)
+def real_folder(folder: str) -> str:
+    """A folder resolved once; clear the cache before each manifest read."""
+    return str(Path(folder).resolve())
+
+
+@functools.lru_cache(maxsize=1024)
+def folder_path(folder: str) -> Path:
+    """One Path per folder, joined with each name: half the cost of a Path per file."""
+    return Path(folder)
+
+
+def resolve(root: str, relative: str, follow: bool = True) -> str:
+    """str((root / relative).resolve()), resolving each folder once and with strings, not
+    pathlib: at 10,000 files a full resolve per file (an lstat per path component) was a
+    third of `check`, and pathlib's own work most of what was left of reading them. Without
+    `follow`, the file's own name is taken as it is, even if it is a symlink."""
+    joined = os.path.join(root, relative)
+    if ".." in joined.split("/"):  # resolved in order: `link/..` is not where `..` leads
+        return str(Path(joined).resolve())
+    joined = os.path.normpath(joined)  # as pathlib has it: no "//", no "." parts
+    folder, name = os.path.split(joined)
+    if name in ("", ".") or (follow and os.path.islink(joined)):
+        return str(Path(joined).resolve())
+    return os.path.join(real_folder(folder), name)
+
+
+def inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(os.path.join(folder, ""))
+
+
+def read_bytes(path: str, flags: int = 0) -> bytes:
+    """open(path, "rb").read() in fewer system calls (no buffer, no terminal check): a third
+    less time for each file."""
+    descriptor = os.open(path, os.O_RDONLY | _BINARY | flags)
+    try:
+        status = os.fstat(descriptor)
+        if stat.S_ISDIR(status.st_mode):  # as open() has it, with the path in the message
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+        chunks = [os.read(descriptor, status.st_size + 1)]
+        if len(chunks[0]) > status.st_size:  # it grew since fstat(), or is no regular file
+            while chunks[-1]:
+                chunks.append(os.read(descriptor, 1 << 16))
+        return b"".join(chunks)
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,203 @@
+"""Writing files for `create` and `init`: never overwriting, manifests appended as text."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from packaging.version import InvalidVersion, Version
+
+from ..core.model import FILE_NAME_RE, FILE_NAME_RULE, Manifest, Migration, sort_key
+from ..errors import ScaffoldError
+
+SLUG_RE = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")  # used with fullmatch
+DESCRIPTION_RE = re.compile(r"^--\s*Description:\s*(?P<text>.+)$", re.M | re.I)
+MANIFEST_HEADER = (
+    "# archon-plan manifest: every migration, in release order.\n"
+    "# Reference: docs/manifest.md. Validate with `archon-plan check`.\n"
+)
+MIGRATION_TEMPLATE = """-- Migration {label}: {description}
+-- Runs in one transaction together with its tracking row: no BEGIN/COMMIT here.
+
+"""
+ROLLBACK_TEMPLATE = """-- Rollback of {label}: undo everything the migration creates, in reverse order.
+
+"""
+
+
+@dataclass(frozen=True)
+class Created:
+    sql: Path
+    rollback: Path
+    version: str
+    stem: str
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[\s-]+", "_", name.strip().lower())
+    if not SLUG_RE.fullmatch(slug):
+        raise ScaffoldError(
+            f"migration name {name!r} is not snake_case",
+            "use lower-case letters, digits and '_', e.g. add_user_email",
+        )
+    return slug
+
+
+def create(
+    manifest: Manifest, name: str, version: str | None, depends_on: Sequence[str]
+) -> Created:
+    """Write the next NNN_name.sql and its rollback, and append the manifest entry."""
+    slug = slugify(name)
+    version = version or _latest_version(manifest.migrations)
+    _check_version(version)
+    same = [m for m in manifest.migrations if m.version == version]
+    number = max((m.number for m in same), default=0) + 1
+    if number > 999:
+        raise ScaffoldError(f"version {version} already has 999 migrations",
+                            "start a new version with --version")
+    folder = _folder_for(manifest, version, same)
+    stem = f"{number:03d}_{slug}"
+    sql_path, rollback_path = folder / f"{stem}.sql", folder / "rollbacks" / f"{stem}.sql"
+    label = f"{version}/{stem}"
+    for path in (sql_path, rollback_path):  # check both first: never leave half a migration
+        if path.exists():
+            raise ScaffoldError(f"{path} already exists; archon-plan never overwrites a file",
+                                "choose another name, or remove the file")
+    _write_new(sql_path, MIGRATION_TEMPLATE.format(label=label, description=name))
+    _write_new(rollback_path, ROLLBACK_TEMPLATE.format(label=label))
+    entry = {
+        "version": version,
+        "file": _relative(sql_path, manifest.root),
+        "rollback": _relative(rollback_path, manifest.root),
+        "depends_on": list(depends_on),
+    }
+    append_to_manifest(manifest.path, render_entries([entry]))
+    return Created(sql_path, rollback_path, version, stem)
+
+
+def _latest_version(migrations: Sequence[Migration]) -> str:
+    return max(migrations, key=sort_key).version if migrations else "0.1.0"
+
+
+def _check_version(version: str) -> None:
+    try:
+        Version(version)
+    except InvalidVersion:
+        raise ScaffoldError(f"version {version!r} is not a release number",
+                            "write it like 0.2.0") from None
+
+
+def _folder_for(manifest: Manifest, version: str, same: Sequence[Migration]) -> Path:
+    """Beside the version's last migration; a new version folder if versions have folders."""
+    if same:
+        return max(same, key=sort_key).sql.path.parent
+    if not manifest.migrations:
+        return manifest.root / "migrations"
+    last = max(manifest.migrations, key=sort_key).sql.path.parent
+    if last.name == max(manifest.migrations, key=sort_key).version:
+        return last.parent / version
+    return last
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        raise ScaffoldError(f"{path} lies outside the manifest's folder {root}",
+                            "put the manifest in (or above) the migrations folder") from None
+
+
+def _write_new(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("x", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+    except FileExistsError:
+        raise ScaffoldError(f"{path} already exists; archon-plan never overwrites a file",
+                            "choose another name, or remove the file") from None
+    except OSError as exc:
+        raise ScaffoldError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def append_to_manifest(path: Path, text: str) -> None:
+    """Append as text so the comments and layout a reviewer sees stay as they are."""
+    try:
+        current = path.read_text(encoding="utf-8") if path.exists() else MANIFEST_HEADER
+        separator = "" if current.endswith("\n") else "\n"
+        path.write_text(current + separator + "\n" + text, encoding="utf-8", newline="\n")
+    except OSError as exc:
+        raise ScaffoldError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def init(folder: Path, manifest_path: Path, default_version: str) -> tuple[int, bool]:
+    """Write a manifest for an existing folder; returns (count, archon_layout)."""
+    if manifest_path.exists():
+        raise ScaffoldError(f"{manifest_path} already exists; archon-plan never overwrites it",
+                            "remove it first, or pass --manifest OTHER.toml")
+    if not folder.is_dir():
+        raise ScaffoldError(f"{folder} is not a folder", "pass the folder holding NNN_name.sql")
+    versioned = sorted((d for d in folder.iterdir() if d.is_dir() and _is_version(d.name)),
+                       key=lambda d: Version(d.name))
+    groups = [(d.name, d) for d in versioned] or [(default_version, folder)]
+    entries = [e for version, d in groups for e in _entries(version, d, manifest_path.parent)]
+    if not entries:
+        raise ScaffoldError(f"no NNN_name.sql files in {folder}",
+                            f"migration files follow the rule {FILE_NAME_RULE}")
+    settings: dict[str, Any] = {"tracking_table": "public.archon_migrations"}
+    if versioned:
+        # Archon's layout: its application looks rows up by the name without .sql.
+        settings["recorded_name"] = "stem"
+    manifest_path.parent.mkdir(parents=True, exist_ok=True)
+    _write_new(manifest_path, MANIFEST_HEADER + "\n" + render_settings(settings) + "\n"
+               + render_entries(entries))
+    return len(entries), bool(versioned)
+
+
+def _is_version(name: str) -> bool:
+    try:
+        Version(name)
+    except InvalidVersion:
+        return False
+    return name[:1].isdigit()
+
+
+def _entries(version: str, folder: Path, root: Path) -> list[dict[str, Any]]:
+    files = sorted(p for p in folder.glob("*.sql") if p.is_file())
+    bad = [p.name for p in files if not FILE_NAME_RE.fullmatch(p.name)]
+    if bad:
+        raise ScaffoldError(f"{folder}: {', '.join(bad)} do(es) not follow the rule "
+                            f"{FILE_NAME_RULE}", "rename them, then run init again")
+    entries = []
+    for path in files:
+        rollback = folder / "rollbacks" / path.name
+        text = path.read_text(encoding="utf-8", errors="replace")
+        described = DESCRIPTION_RE.search(text)
+        entries.append({
+            "version": version,
+            "file": _relative(path, root),
+            "rollback": _relative(rollback, root) if rollback.is_file() else None,
+            "description": described["text"].strip() if described else None,
+        })
+    return entries
+
+
+def render_entries(entries: Sequence[Mapping[str, Any]]) -> str:
+    """TOML text for [[migration]] entries, as `create` and `init` write them.
+
+    Each entry gets its own header: tomli_w would inline a short array of tables,
+    which after a [settings] table would land inside it.
+    """
+    blocks = []
+    for entry in entries:
+        clean = {key: value for key, value in entry.items() if value not in (None, [])}
+        blocks.append("[[migration]]\n" + tomli_w.dumps(clean))
+    return "\n".join(blocks)
+
+
+
+def render_settings(settings: Mapping[str, Any]) -> str:
+    return "[settings]\n" + tomli_w.dumps(dict(settings))

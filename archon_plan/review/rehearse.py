@@ -1,0 +1,151 @@
+"""Proven rollbacks: on a scratch database, apply, revert, compare the catalog, apply again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from ..core.graph import MigrationGraph
+from ..core.model import NOBODY, Actor, Migration, MigrationStatus, Settings, State
+from ..db import events, executor, state, tracker
+from ..db.connection import Connection
+from ..errors import RefusedError
+from . import catalog
+
+Key = tuple[str, str]  # (version, stem), as Migration.key
+Opener = Callable[[], AbstractContextManager[Connection]]
+
+
+class Verdict(StrEnum):
+    RESTORED = "restored"  # the rollback gives back the schema the migration started from
+    DIFFERS = "differs"  # it does not: `differences` says how
+    NO_ROLLBACK = "no-rollback"  # applied, not rehearsed
+    BASE = "base"  # in BASE (--changed-since): applied, not rehearsed
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What rehearsing one migration showed."""
+
+    migration: Migration
+    verdict: Verdict
+    differences: tuple[catalog.Difference, ...] = ()
+    changed: int | None = None  # schema objects the migration adds, drops or alters; None: not looked at
+
+
+@dataclass(frozen=True)
+class Rehearsal:
+    """Every migration's outcome, in the order they ran."""
+
+    outcomes: tuple[Outcome, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(o.verdict is not Verdict.DIFFERS for o in self.outcomes)
+
+
+class Reporter(executor.Reporter, Protocol):
+    """The executor's progress, plus one call per rehearsed migration."""
+
+    def rehearsed(self, outcome: Outcome) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Scratch:
+    """One scratch database and what every step on it needs."""
+
+    conn: Connection
+    settings: Settings
+    graph: MigrationGraph
+    reporter: Reporter
+    actor: Actor
+
+    def snapshot(self) -> catalog.Snapshot:
+        # archon-plan's own tables change on every step; they are not the migrations' schema.
+        tables = (self.settings.tracking_table, events.events_table_name(self.settings))
+        return catalog.snapshot(self.conn, [(self.settings.tracking_schema, t) for t in tables])
+
+    def apply(self, migration: Migration) -> tuple[Migration, ...]:
+        plan = executor.apply(self.conn, self.settings, self.graph, self.reporter, migration, self.actor)
+        return tuple(step.migration for step in plan.steps)
+
+    def revert(self, migration: Migration) -> None:
+        def only(_: Sequence[MigrationStatus]) -> list[Migration]:
+            return [migration]
+
+        executor.revert(self.conn, self.settings, self.graph, self.reporter, only, False, self.actor)
+
+
+def rehearse(
+    open_scratch: Opener,
+    settings: Settings,
+    graph: MigrationGraph,
+    reporter: Reporter,
+    base: Collection[Key] | None = None,
+    actor: Actor = NOBODY,
+) -> Rehearsal:
+    """Rehearse every migration in plan order; with `base`, apply the migrations it holds
+    first without rehearsal, then rehearse the others. A rollback that leaves the schema
+    different leaves the database wrong for what follows, so the rest go on a fresh one."""
+    keys = set(base) if base is not None else set()
+    pending = sorted(graph.order, key=lambda m: m.key not in keys)  # stable: plan order within each
+    outcomes: list[Outcome] = []
+    while pending:
+        with open_scratch() as conn:
+            scratch = _Scratch(conn, settings, graph, reporter, actor)
+            _prepare(scratch, [o.migration for o in outcomes])
+            while pending:
+                migration = pending.pop(0)
+                in_base = migration.key in keys
+                outcome = _base(scratch, migration, keys) if in_base else _one(scratch, migration)
+                outcomes.append(outcome)
+                reporter.rehearsed(outcome)
+                if outcome.verdict is Verdict.DIFFERS:
+                    break
+    return Rehearsal(tuple(outcomes))
+
+
+def _prepare(scratch: _Scratch, done: Sequence[Migration]) -> None:
+    """Check the database is a scratch one, then bring it to where the rehearsal stands."""
+    statuses = state.read_state(scratch.conn, scratch.settings, scratch.graph)
+    applied = [s.label for s in statuses if s.state is not State.PENDING]
+    if applied:
+        raise RefusedError(f"the scratch database already records migrations ({', '.join(applied)}); "
+                           "rehearse runs only on a new, empty database",
+                           "let rehearse create its own scratch database")
+    # Created now, so that the first snapshot already sees the tracking schema.
+    tracker.ensure_table(scratch.conn, scratch.settings)
+    if done:
+        scratch.reporter.notice(f"rebuilding a fresh scratch database: applying {len(done)} migration(s)")
+    for migration in done:
+        scratch.apply(migration)
+
+
+def _base(scratch: _Scratch, migration: Migration, base: Collection[Key]) -> Outcome:
+    ran = scratch.apply(migration)
+    new = [m.label for m in ran if m.key not in base]
+    if new:
+        raise RefusedError(f"{migration.label}, which BASE has, depends on {', '.join(new)}, which BASE "
+                           "does not have", "a migration already in BASE cannot depend on a new one")
+    return Outcome(migration, Verdict.BASE)
+
+
+def _one(scratch: _Scratch, migration: Migration) -> Outcome:
+    """Apply, revert, compare with the schema before; apply again when it was restored."""
+    if migration.rollback is None:
+        scratch.apply(migration)
+        return Outcome(migration, Verdict.NO_ROLLBACK)
+    before = scratch.snapshot()
+    scratch.apply(migration)
+    applied = scratch.snapshot()
+    scratch.revert(migration)
+    differences = tuple(catalog.compare(before, scratch.snapshot()))
+    changed = len(catalog.compare(before, applied))
+    if differences:
+        # Applying again on top of what the rollback left would mostly fail ("already exists").
+        return Outcome(migration, Verdict.DIFFERS, differences, changed)
+    scratch.apply(migration)
+    return Outcome(migration, Verdict.RESTORED, (), changed)

@@ -1,0 +1,68 @@
+"""The outcome of `rehearse` as text and JSON; pure strings."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..core.text import SCHEMA_VERSION
+from .catalog import Difference
+from .rehearse import Outcome, Rehearsal, Verdict
+
+DEFINITION_LIMIT = 200  # characters of a long definition in text; JSON has them whole
+
+_TAGS = {Verdict.RESTORED: "restored", Verdict.DIFFERS: "DIFFERS", Verdict.NO_ROLLBACK: "no rollback",
+         Verdict.BASE: "base"}
+
+
+def outcome_text(outcome: Outcome) -> str:
+    """One line per migration, then one per object that its rollback did not restore."""
+    tag, label = _TAGS[outcome.verdict].ljust(11), outcome.migration.label
+    if outcome.verdict is Verdict.NO_ROLLBACK:
+        return f"  {tag}  {label}: not rehearsed: no rollback; applied"
+    if outcome.verdict is Verdict.BASE:
+        return f"  {tag}  {label}: in BASE; applied without rehearsal"
+    changed = f"{outcome.changed} schema object(s) changed by the migration"
+    if outcome.verdict is Verdict.RESTORED:
+        return f"  {tag}  {label}: the rollback restores the schema ({changed})"
+    lines = [f"  {tag}  {label}: the rollback does not restore the schema ({changed}):"]
+    lines.extend(f"      {d.text(DEFINITION_LIMIT)}" for d in outcome.differences)
+    return "\n".join(lines)
+
+
+def counts(rehearsal: Rehearsal) -> dict[str, int]:
+    found = {verdict.value: 0 for verdict in Verdict}
+    for outcome in rehearsal.outcomes:
+        found[outcome.verdict.value] += 1
+    return found
+
+
+def summary_text(rehearsal: Rehearsal) -> str:
+    n = counts(rehearsal)
+    line = (f"{len(rehearsal.outcomes)} migration(s): {n['restored']} restored, {n['differs']} differ, "
+            f"{n['no-rollback']} without rollback, {n['base']} in BASE.")
+    failing = [o.migration.label for o in rehearsal.outcomes if o.verdict is Verdict.DIFFERS]
+    if failing:
+        line += f"\nRollbacks that do not restore the schema: {', '.join(failing)}"
+    return line
+
+
+def _difference(difference: Difference) -> dict[str, Any]:
+    return {"kind": difference.kind, "name": difference.name, "change": difference.change,
+            "before": difference.before, "after": difference.after, "message": str(difference)}
+
+
+def rehearsal_json(rehearsal: Rehearsal, server: str) -> str:
+    items = [
+        {
+            "version": o.migration.version,
+            "name": o.migration.stem,
+            "outcome": o.verdict.value,
+            "objects_changed": o.changed,
+            "differences": [_difference(d) for d in o.differences],
+        }
+        for o in rehearsal.outcomes
+    ]
+    document = {"schema_version": SCHEMA_VERSION, "server": server, "ok": rehearsal.ok,
+                "counts": counts(rehearsal), "migrations": items}
+    return json.dumps(document, indent=2)
