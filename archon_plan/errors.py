@@ -25,6 +25,20 @@ class ExitCode(IntEnum):
 
 
 @dataclass(frozen=True)
+class Location:
+    """A place in a file, as PostgreSQL and editors count: lines and columns from 1."""
+
+    file: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        """`file:line:column`, or as much of it as is known."""
+        parts = [self.file, *(str(n) for n in (self.line, self.column) if n is not None)]
+        return ":".join(parts)
+
+
+@dataclass(frozen=True)
 class Problem:
     """One finding of a validation pass: where it is, what is wrong, what to do."""
 

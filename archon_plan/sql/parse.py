@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..core.model import SqlFile
-from ..errors import Problem
+from ..errors import Location, Problem
 
 
 @dataclass(frozen=True)
@@ -47,12 +47,17 @@ def line_col(text: str, offset: int) -> tuple[int, int]:
     return line, offset - (before.rfind("\n") + 1) + 1
 
 
+def location(sql: SqlFile, offset: int | None) -> Location:
+    """The place of an offset in the file; the file alone when there is no offset."""
+    if offset is None:
+        return Location(sql.display)
+    line, column = line_col(sql.text, offset)
+    return Location(sql.display, line, column)
+
+
 def where(sql: SqlFile, offset: int | None) -> str:
     """`file:line:column` for messages."""
-    if offset is None:
-        return sql.display
-    line, column = line_col(sql.text, offset)
-    return f"{sql.display}:{line}:{column}"
+    return str(location(sql, offset))
 
 
 # Small: callers read a file's statements a few times in a row (its problems, then its
