@@ -10,12 +10,12 @@ from .core.graph import MigrationGraph
 from .core.model import Manifest, Migration, MigrationStatus
 from .db import connection, state
 from .errors import UsageError
-from .project import manifest
+from .project import loader
 
 
 def load_manifest(path: str | os.PathLike[str]) -> Manifest:
     """Read migrations.toml and the SQL files it names; ManifestError lists every problem."""
-    return manifest.load_manifest(Path(path))
+    return loader.load_manifest(Path(path))
 
 
 def plan(loaded: Manifest) -> MigrationGraph:

@@ -109,3 +109,11 @@ def test_importing_the_package_loads_none_of_the_heavy_libraries() -> None:
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"
     assert set(archon_plan.__all__) >= {"load_manifest", "plan", "release", "status", "build_graph"}
+
+
+def test_the_value_types_are_importable_where_docs_api_md_imports_them() -> None:
+    from archon_plan.core import model as core_model
+    from archon_plan.model import Manifest, MigrationStatus, State
+
+    assert (State, Manifest, MigrationStatus) == (core_model.State, core_model.Manifest,
+                                                  core_model.MigrationStatus)

@@ -13,7 +13,7 @@ from archon_plan.core.graph import build_graph
 from archon_plan.core.model import State
 from archon_plan.db import connection, executor, state
 from archon_plan.project import scaffold
-from archon_plan.project.manifest import load_manifest
+from archon_plan.project.loader import load_manifest
 from tests.conftest import CORPUS
 from tests.helpers import tracking_rows
 from tests.test_executor import Recorder

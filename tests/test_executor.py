@@ -21,7 +21,7 @@ from archon_plan.errors import (
     MigrationFailedError,
     RefusedError,
 )
-from archon_plan.project.manifest import load_manifest
+from archon_plan.project.loader import load_manifest
 from tests.helpers import entry, table_exists, tracking_rows, write_project
 
 Conn = psycopg.Connection[tuple[object, ...]]

@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 
 from archon_plan.core.graph import build_graph
 from archon_plan.errors import ArchonPlanError, ExitCode
-from archon_plan.project.manifest import load_manifest, read_manifest
+from archon_plan.project.loader import load_manifest
+from archon_plan.project.manifest import read_manifest
 from tests.helpers import table_exists, tracking_rows
 
 Conn = psycopg.Connection[tuple[object, ...]]

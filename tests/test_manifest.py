@@ -11,7 +11,7 @@ from archon_plan.core.graph import build_graph, check_graph, resolve
 from archon_plan.core.model import Migration, SqlFile, checksum, normalize_sql_text, sort_key
 from archon_plan.errors import ManifestError, UsageError
 from archon_plan.project import files
-from archon_plan.project.manifest import load_manifest
+from archon_plan.project.loader import load_manifest
 from archon_plan.sql import parse
 from tests.helpers import entry, write_project
 

@@ -13,7 +13,7 @@ from archon_plan.cli import main
 from archon_plan.core.graph import build_graph
 from archon_plan.core.model import Manifest
 from archon_plan.project import cache as plancache
-from archon_plan.project.manifest import load_manifest
+from archon_plan.project.loader import load_manifest
 from tests.helpers import entry, write_project
 
 

@@ -20,7 +20,7 @@ from archon_plan.core.graph import build_graph
 from archon_plan.core.model import Actor, Manifest
 from archon_plan.db import connection, executor, lock, state, tracker
 from archon_plan.errors import ExitCode, MigrationFailedError, RefusedError
-from archon_plan.project.manifest import load_manifest
+from archon_plan.project.loader import load_manifest
 from tests.helpers import entry, table_exists, tracking_rows, write_project
 from tests.test_executor import Recorder
 

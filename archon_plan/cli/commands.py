@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 # review verbs (review.py) load in the verbs that use them: `show` and `check` never connect.
 from ..core import graph, planning
 from ..core.model import NOBODY, Actor, Manifest, Migration, Plan, Settings, State, Step, duration_problem
-from ..errors import ExitCode, ManifestError, Problem, RefusedError, UsageError
-from ..project import cache
+from ..errors import ExitCode, RefusedError, UsageError
+from ..project import cache, loader
 from . import render
 
 if TYPE_CHECKING:  # psycopg (connection, tracker, executor) loads only for verbs that connect
@@ -61,9 +61,7 @@ def run(context: Context, args: argparse.Namespace) -> int:
 
 def load(context: Context) -> tuple[Manifest, graph.MigrationGraph]:
     """Manifest and graph, with every problem of both reported at once; cached when unchanged."""
-    loaded, built, problems = read_checked(context)
-    if problems:
-        raise ManifestError(problems)
+    loaded, built = loader.load_project(context.manifest_path, cache.folder(context.env))
     overrides: dict[str, Any] = {}
     if context.lock_timeout is not None:
         overrides["lock_wait_s"] = context.lock_timeout
@@ -75,22 +73,6 @@ def load(context: Context) -> tuple[Manifest, graph.MigrationGraph]:
                 raise UsageError(f"--{name.replace('_', '-')}: {problem}")
             overrides[name.removeprefix("migration_")] = value
     return replace(loaded, settings=replace(loaded.settings, **overrides)), built
-
-
-def read_checked(context: Context) -> tuple[Manifest, graph.MigrationGraph, list[Problem]]:
-    """The cached manifest and graph when the manifest is unchanged; else read, validated, and
-    cached when clean. The problems of both (none from the cache) come back together."""
-    folder = cache.folder(context.env)
-    cached = cache.load(folder, context.manifest_path)
-    if cached:
-        return *cached, []
-    from ..project import manifest
-
-    loaded, problems = manifest.read_manifest(context.manifest_path)
-    built, graph_problems = graph.check_graph(loaded.migrations, str(context.manifest_path))
-    if not (problems or graph_problems):
-        cache.store(folder, context.manifest_path, loaded, built)
-    return loaded, built, [*problems, *graph_problems]
 
 
 @contextmanager

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 from ..core import diff
 from ..core.model import Step
 from ..errors import ExitCode, LintError, ManifestError, Problem
-from ..project import cache, revision
+from ..project import cache, loader, revision
 from ..review import diff_report
 from ..sql.rules import Severity
-from .commands import Context, PrintReporter, load, read_checked
+from .commands import Context, PrintReporter, load
 
 if TYPE_CHECKING:  # rehearse, and psycopg with the connection, are imported where they are used
     from ..db.connection import Connection, Target
@@ -34,8 +34,8 @@ def check(context: Context, args: argparse.Namespace) -> int:
     from ..review import lint_report  # here: the other verbs need no lint rules
     from ..sql import lint
 
-    _, built, problems = read_checked(context)
     folder = cache.folder(context.env)
+    _, built, problems = loader.read_project(context.manifest_path, folder)
     known = cache.load_memo(folder, context.manifest_path, "lint")
     result = lint.lint(built.order, {key: tuple(map(_finding, found)) for key, found in known.items()})
     if result.memo.keys() != known.keys():  # else every finding came from the memo as it is

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..core.model import FILE_NAME_RE, FILE_NAME_RULE, Manifest, Migration, NameForm, Settings, SqlFile
 from ..core.text import did_you_mean
-from ..errors import ManifestError, Problem
+from ..errors import Problem
 from ..sql import rules
 from . import files
 from .schema import MAX_VERSION_LENGTH, EntryModel, SettingsModel
@@ -48,14 +48,6 @@ class _Lines:
     def table(self, name: str) -> int | None:
         pattern = re.compile(rf"^\s*\[\s*{re.escape(name)}\s*\]")
         return next((i + 1 for i, ln in enumerate(self.lines) if pattern.match(ln)), None)
-
-
-def load_manifest(path: Path) -> Manifest:
-    """Read and validate a manifest, raising ManifestError with every problem."""
-    manifest, problems = read_manifest(path)
-    if problems:
-        raise ManifestError(problems)
-    return manifest
 
 
 def read_manifest(path: Path) -> tuple[Manifest, list[Problem]]:
