@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from archon_plan.core.graph import MigrationGraph
-from archon_plan.core.model import AppliedRow, Failure, Migration, SqlFile, State
+from archon_plan.core.model import AppliedRow, Direction, Migration, SqlFile, State
 from archon_plan.core.planning import compare
+from archon_plan.core.resume import Failure
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -51,7 +52,7 @@ def test_a_pending_migration_after_the_last_applied_one_is_in_order() -> None:
 
 
 def test_a_failure_marks_its_migration_failed() -> None:
-    failure = Failure(B.version, B.stem, "apply", 1, ("x",), "boom")
+    failure = Failure(B.version, B.stem, Direction.APPLY, 1, ("x",), "boom")
     statuses = compare(GRAPH, [row(A, A.checksum)], [failure])
     assert (statuses[1].state, statuses[1].failure) == (State.FAILED, failure)
     assert [s.state for s in statuses] == [State.APPLIED, State.FAILED, State.PENDING]

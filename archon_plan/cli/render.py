@@ -92,8 +92,7 @@ STATE_NOTES = {
 
 def _note(s: MigrationStatus) -> str:
     if s.state is State.FAILED:
-        return (f"{s.failure.direction} stopped after statement {s.failure.statements_done}"
-                f"; repair --retry {s.label}" if s.failure else "")
+        return f"{s.failure.describe()}; repair --retry {s.label}" if s.failure else ""
     return STATE_NOTES.get(s.state, "sorts before applied ones" if s.out_of_order else "")
 
 
@@ -122,7 +121,7 @@ def status_json(statuses: Sequence[MigrationStatus], database: str) -> str:
             "file_checksum": s.migration.checksum if s.migration else None,
             "out_of_order": s.out_of_order,
             "failed": None if s.failure is None else {
-                "direction": s.failure.direction,
+                "direction": s.failure.direction.value,
                 "statements_done": s.failure.statements_done,
                 "error": s.failure.error,
             },

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from packaging.version import Version
 
+    from .resume import Failure
+
 FILE_NAME_RULE = "NNN_snake_case_name.sql: exactly three digits, '_', lower-case letters, digits, '_'"
 # Used with fullmatch: `$` would let a trailing newline through; ASCII digits only.
 FILE_NAME_RE = re.compile(r"(?P<number>[0-9]{3})_(?P<slug>[a-z0-9]+(?:_[a-z0-9]+)*)\.sql")
@@ -198,22 +200,6 @@ class State(StrEnum):
 
 
 @dataclass(frozen=True)
-class Failure:
-    """Where a non-transactional migration stopped, from its last `apply-failed` event."""
-
-    version: str
-    stem: str
-    direction: str  # apply or revert
-    statements_done: int
-    done_checksums: tuple[str, ...]  # of the statements that did run, to detect edits
-    error: str | None
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.version, self.stem)
-
-
-@dataclass(frozen=True)
 class MigrationStatus:
     """One line of `status`: a migration (or an unknown row) and its state."""
 
@@ -231,8 +217,10 @@ class MigrationStatus:
 
 
 class Direction(StrEnum):
-    FORWARDS = "apply"
-    BACKWARDS = "revert"
+    """Which way a step runs; the value is the CLI verb and the event kind."""
+
+    APPLY = "apply"
+    REVERT = "revert"
 
 
 @dataclass(frozen=True)
@@ -245,7 +233,7 @@ class Step:
 
     @property
     def sql(self) -> SqlFile:
-        if self.direction is Direction.FORWARDS:
+        if self.direction is Direction.APPLY:
             return self.migration.sql
         assert self.migration.rollback is not None, "plans only hold revertible steps"
         return self.migration.rollback

@@ -10,7 +10,6 @@ from .graph import MigrationGraph
 from .model import (
     AppliedRow,
     Direction,
-    Failure,
     Migration,
     MigrationStatus,
     Plan,
@@ -18,6 +17,7 @@ from .model import (
     Step,
     strip_sql_suffix,
 )
+from .resume import Failure
 
 
 def compare(
@@ -65,8 +65,7 @@ def check_failed(statuses: Sequence[MigrationStatus]) -> None:
     """A non-transactional migration that stopped part-way blocks every run until repaired."""
     failed = [s for s in statuses if s.state is State.FAILED and s.failure]
     if failed:
-        lines = [f"  {s.label}: {s.failure.direction} stopped after statement "
-                 f"{s.failure.statements_done} of the file: {s.failure.error}"
+        lines = [f"  {s.label}: {s.failure.describe()} of the file: {s.failure.error}"
                  for s in failed if s.failure]
         raise RefusedError(
             f"{len(failed)} non-transactional migration(s) stopped part-way:\n" + "\n".join(lines),
@@ -103,7 +102,7 @@ def forwards_plan(
     """Pending migrations in plan order; with a target, only it and what it depends on."""
     wanted = None if target is None else {m.key for m in (*graph.ancestors(target), target)}
     steps = [
-        Step(s.migration, Direction.FORWARDS, out_of_order=s.out_of_order)
+        Step(s.migration, Direction.APPLY, out_of_order=s.out_of_order)
         for s in statuses
         if s.migration is not None and s.state is State.PENDING
         and (wanted is None or s.migration.key in wanted)
@@ -161,4 +160,4 @@ def backwards_plan(
         raise RefusedError(f"no rollback file for {names}",
                            "add a `rollback = \"...\"` file to each in migrations.toml")
     ordered = sorted(chosen.values(), key=graph.position, reverse=True)
-    return Plan(tuple(Step(m, Direction.BACKWARDS) for m in ordered))
+    return Plan(tuple(Step(m, Direction.REVERT) for m in ordered))

@@ -8,6 +8,7 @@ import time
 import psycopg
 from psycopg import sql
 
+from ..core import resume
 from ..core.model import Event
 from ..errors import MigrationFailedError, RunInterruptedError
 from ..sql import parse
@@ -54,10 +55,7 @@ def _stopped_part_way(
     outcome = f"statements 1..{index} of {len(item.statements)} stay committed"
     error = (MigrationFailedError(f"{parse.where(step.sql, statement.offset)}: interrupted")
              if interrupted else batch.failure(step, *batch.locate_alone(statement, exc), exc, outcome))  # type: ignore[arg-type]
-    detail: dict[str, object] = {
-        "direction": step.direction.value, "statements_done": index, "done_checksums": done,
-        "failed_statement": statement.text[:2000], "statements": len(item.statements),
-    }
+    detail = resume.stop_detail(step.direction, done, statement.text, len(item.statements))
     kind = "interrupted" if interrupted else f"{step.direction.value}-failed"
     record_failure(run, Event(kind, run.actor, step.migration, seconds, error.message, detail))
     hint = (f"fix the cause, then `archon-plan repair --retry {step.migration.label}` "

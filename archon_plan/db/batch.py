@@ -98,7 +98,7 @@ class Composer:
         """The statement that ends a migration's message: its tracking row and event."""
         values = {**tracker.migration_values(self._settings, step.migration),
                   **events.event_values(self._settings, event)}
-        if step.direction is Direction.FORWARDS:
+        if step.direction is Direction.APPLY:
             scan = tracker.names_table(self._settings, step.migration)
             return self.bind(tracker.applied_template(self._settings, scan, True), values)
         return self.bind(tracker.reverted_template(self._settings, True), values)

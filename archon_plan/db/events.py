@@ -9,7 +9,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from ..core.model import Event, Failure, Settings
+from ..core.model import Event, Settings
+from ..core.resume import STOP_KEY, Failure
 
 Values = dict[str, object]
 
@@ -109,7 +110,7 @@ def read_failures(
     query = sql.SQL(r"""WITH stopped AS (
             SELECT DISTINCT version, regexp_replace(migration_name, '\.sql$', '') AS stem FROM {e}
             WHERE event IN ('apply-failed', 'revert-failed', 'interrupted') AND version IS NOT NULL
-              AND detail ? 'statements_done')
+              AND detail ? %(stop)s)
         SELECT s.version, s.stem, last.detail, last.error FROM stopped AS s
         CROSS JOIN LATERAL (
             SELECT event, detail, error FROM {e}
@@ -117,12 +118,8 @@ def read_failures(
               AND event <> 'statement' AND event <> 'retry'
             ORDER BY id DESC LIMIT 1) AS last
         WHERE last.event IN ('apply-failed', 'revert-failed', 'interrupted')
-          AND last.detail ? 'statements_done'
+          AND last.detail ? %(stop)s
         ORDER BY s.version, s.stem""").format(e=events_identifier(settings))
     with conn.cursor(row_factory=dict_row) as cursor:
-        rows = cursor.execute(query).fetchall()
-    return [
-        Failure(str(r["version"]), str(r["stem"]), str(r["detail"]["direction"]),
-                int(r["detail"]["statements_done"]), tuple(r["detail"]["done_checksums"]), r["error"])
-        for r in rows
-    ]
+        rows = cursor.execute(query, {"stop": STOP_KEY}).fetchall()
+    return [Failure.from_detail(str(r["version"]), str(r["stem"]), r["detail"], r["error"]) for r in rows]

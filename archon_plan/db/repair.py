@@ -8,9 +8,7 @@ from ..core.graph import MigrationGraph
 from ..core.model import (
     NOBODY,
     Actor,
-    Direction,
     Event,
-    Failure,
     Migration,
     MigrationStatus,
     Plan,
@@ -18,6 +16,7 @@ from ..core.model import (
     State,
     Step,
 )
+from ..core.resume import Failure
 from ..errors import RefusedError, UsageError
 from ..sql import parse
 from . import autocommit, events, executor, state, tracker
@@ -84,10 +83,9 @@ def retry(
         if status.state is not State.FAILED or failure is None:
             raise UsageError(f"{migration.label} is {status.state}; --retry resumes a failed "
                              "non-transactional migration", "`archon-plan status` shows states")
-        step = Step(migration, Direction(failure.direction))
+        step = Step(migration, failure.direction)
         item = executor.prepare(Plan((step,)))[0]
-        ran = [parse.statement_checksum(s) for s in item.statements[: failure.statements_done]]
-        if ran != list(failure.done_checksums):
+        if failure.edited([parse.statement_checksum(s) for s in item.statements]):
             raise RefusedError(
                 f"{step.sql.display}: statements that already ran for {migration.label} were "
                 "edited since; resuming could skip or repeat work",
@@ -98,7 +96,7 @@ def retry(
         dropped = bool(index) and autocommit.drop_invalid_index(conn, str(index))
         if dropped:
             reporter.notice(f"dropped the INVALID index {index} left by the failed statement")
-        detail: dict[str, object] = {"resumed_at": failure.statements_done + 1,
+        detail: dict[str, object] = {"resumed_at": failure.resumes_at,
                                      "dropped_invalid_index": index if dropped else None}
         events.record_event(conn, settings, Event("retry", actor, migration, 0.0, detail=detail))
         autocommit.run_autocommit(run, item, failure.statements_done)
