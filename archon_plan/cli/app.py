@@ -130,6 +130,16 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
     return parse
 
 
+class _DeprecatedAlias(argparse.Action):
+    """--lock-timeout, 0.1's name of --lock-wait: it read like PostgreSQL's lock_timeout, which
+    --migration-lock-timeout sets. It still works; main() says so once on stderr."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        namespace.deprecated_lock_timeout = True
+        setattr(namespace, self.dest, values)
+
+
 def _add_global_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
     def default(value: object) -> object:
         return value if defaults else argparse.SUPPRESS
@@ -139,8 +149,10 @@ def _add_global_options(parser: argparse.ArgumentParser, defaults: bool) -> None
     parser.add_argument("--database-url", default=default(None),
                         help="PostgreSQL URL (else ARCHON_DATABASE_URL, DATABASE_URL, SUPABASE_DB_URL, "
                         "SUPABASE_URL + SUPABASE_DB_PASSWORD, else the embedded PostgreSQL)")
-    parser.add_argument("--lock-timeout", type=_positive(float), metavar="SECONDS", default=default(None),
+    parser.add_argument("--lock-wait", type=_positive(float), metavar="SECONDS", default=default(None),
                         help="how long to wait for another runner's lock ([settings] lock_wait, 60)")
+    parser.add_argument("--lock-timeout", type=_positive(float), dest="lock_wait", action=_DeprecatedAlias,
+                        metavar="SECONDS", default=default(None), help=argparse.SUPPRESS)
     parser.add_argument("--migration-lock-timeout", metavar="DURATION", default=default(None),
                         help="PostgreSQL lock_timeout for each migration, e.g. 5s (default 10s)")
     parser.add_argument("--statement-timeout", metavar="DURATION", default=default(None),
@@ -175,12 +187,15 @@ def entry() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "deprecated_lock_timeout", False):
+        print("archon-plan: warning: --lock-timeout is deprecated and will be removed; "
+              "use --lock-wait (the same seconds)", file=sys.stderr)
     from . import commands  # after parsing: --version and --help stay fast
 
     context = commands.Context(
         manifest_path=args.manifest,
         database_url=args.database_url,
-        lock_timeout=args.lock_timeout,
+        lock_wait=args.lock_wait,
         migration_lock_timeout=args.migration_lock_timeout,
         statement_timeout=args.statement_timeout,
         env=read_environment(),

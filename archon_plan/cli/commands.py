@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # psycopg (connection, tracker, executor) loads only for verb
 class Context:
     manifest_path: Path
     database_url: str | None
-    lock_timeout: float | None
+    lock_wait: float | None
     env: Mapping[str, str]
     migration_lock_timeout: str | None = None
     statement_timeout: str | None = None
@@ -63,8 +63,8 @@ def load(context: Context) -> tuple[Manifest, graph.MigrationGraph]:
     """Manifest and graph, with every problem of both reported at once; cached when unchanged."""
     loaded, built = loader.load_project(context.manifest_path, cache.folder(context.env))
     overrides: dict[str, Any] = {}
-    if context.lock_timeout is not None:
-        overrides["lock_wait_s"] = context.lock_timeout
+    if context.lock_wait is not None:
+        overrides["lock_wait_s"] = context.lock_wait
     for name in ("migration_lock_timeout", "statement_timeout"):
         value = getattr(context, name)
         if value is not None:
