@@ -177,9 +177,8 @@ def entry() -> int:
     """The `archon-plan` executable: main() in a process of its own.
 
     A short run whose objects live until it ends (the manifest, parse trees, psycopg's
-    modules): reference counting frees the rest, and the cyclic collector only walked them
-    over and over (65 ms of an apply of 1,000, 185 ms of a cold check of 10,000; peak memory
-    the same without it). mypy tunes it down for the same reason. Not in main(), which tests
+    modules): reference counting frees the rest, and the cyclic collector only walks them
+    over and over, for no memory saved (docs/performance.md). mypy tunes it down for the same reason. Not in main(), which tests
     and embedding programs call in their own process."""
     gc.disable()
     return main()

@@ -18,8 +18,8 @@ class MigrationGraph:
     """Migrations in plan order, with their resolved dependencies.
 
     check_graph validates and orders the graph when it is built (networkx names cycles, if
-    any); the built graph is plain data, so a cached plan needs no networkx (whose import
-    alone costs about 100 ms of every `status`)."""
+    any); the built graph is plain data, so a cached plan needs no networkx, whose import
+    would cost every `status` (docs/performance.md)."""
 
     order: tuple[Migration, ...]
     requires: Mapping[Key, tuple[Key, ...]]  # each migration's direct dependencies
@@ -88,7 +88,7 @@ def check_graph(
     for migration in migrations:
         for name in migration.depends_on:
             where = _where(manifest, migration)
-            # Look among same-named migrations only: linear, not quadratic, at 10,000.
+            # Look among same-named migrations only: linear, not quadratic, in the entries.
             candidates = by_stem.get(strip_sql_suffix(name.rpartition("/")[2])) or migrations
             try:
                 dependency = resolve(name, candidates, default_version=migration.version)
@@ -114,7 +114,7 @@ def check_graph(
     else:
         # Every dependency points to an earlier migration, so release-then-number order is a
         # topological order: the one networkx's lexicographical sort with that key gives,
-        # without importing networkx (about 100 ms of every cold run).
+        # without importing networkx on every cold run.
         order = tuple(sorted(nodes.values(), key=rank))
     requires = {m.key: tuple(edges[m.key]) for m in migrations}
     return MigrationGraph(order=order, requires=requires), problems
@@ -153,7 +153,7 @@ def _order_with_networkx(
 
 def _ranked_sort_key(migrations: Sequence[Migration]) -> SortKey:
     """model.sort_key with each release's Version replaced by its rank: the same order, but
-    ints to compare (parsing and comparing Version objects was most of ordering 10,000)."""
+    ints to compare: parsing and comparing Version objects dominated ordering a large manifest."""
     versions = {m.version: sort_key(m)[0] for m in {m.version: m for m in migrations}.values()}
     ranks = {parsed: i for i, parsed in enumerate(sorted(set(versions.values())))}
     return lambda m: (ranks[versions[m.version]], m.number, m.stem)

@@ -61,8 +61,8 @@ class Batch:
 
 class Composer:
     """A run's statements as text: each template rendered once per run, each migration's
-    values bound client-side (psycopg's ClientCursor.mogrify), which costs a tenth of
-    composing psycopg.sql objects per migration."""
+    values bound client-side (psycopg's ClientCursor.mogrify): far cheaper than composing
+    psycopg.sql objects per migration (docs/design.md)."""
 
     def __init__(
         self, conn: psycopg.Connection[tuple[object, ...]], settings: Settings, backend_pid: int

@@ -217,7 +217,7 @@ SCRATCH_PREFIX = "archon_rehearse_"
 def scratch_database(server: Target) -> Iterator[Target]:
     """A new database on server's cluster, dropped (WITH FORCE) afterwards; server's own
     database is only used to run CREATE DATABASE and DROP DATABASE."""
-    import uuid  # here, not at the top: with platform, 2 ms of every `status`
+    import uuid  # here, not at the top: it imports platform, which `status` never needs
 
     name = f"{SCRATCH_PREFIX}{uuid.uuid4().hex[:12]}"
     identifier = sql.Identifier(name)

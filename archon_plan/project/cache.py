@@ -1,8 +1,8 @@
 """A cache of the validated manifest and its graph, so an unchanged manifest is not parsed again.
 
 `status` and a no-op `apply` run in every deploy and CI job; validating migrations.toml
-with pydantic and ordering it with networkx costs more than the database queries (the
-imports alone take about 150 ms). The cache holds the structure only: it is keyed on the
+with pydantic and ordering it with networkx costs more than the database queries (their
+imports alone: docs/performance.md). The cache holds the structure only: it is keyed on the
 manifest's bytes and the tool's version, and every SQL file is still read and hashed on
 each run, so a changed file is always seen. It lives in the user's cache folder, never
 in the project, so a file committed to a repository cannot feed it. JSON, not pickle:

@@ -1,5 +1,5 @@
 """The SQL files a manifest names, found and read: inside the project folder, resolved as
-pathlib would, and read in few system calls (a large project has 20,000 of them)."""
+pathlib would, and read in few system calls: a large project has tens of thousands of them."""
 
 from __future__ import annotations
 
@@ -82,8 +82,8 @@ def folder_path(folder: str) -> Path:
 
 def resolve(root: str, relative: str, follow: bool = True) -> str:
     """str((root / relative).resolve()), resolving each folder once and with strings, not
-    pathlib: at 10,000 files a full resolve per file (an lstat per path component) was a
-    third of `check`, and pathlib's own work most of what was left of reading them. Without
+    pathlib: a full resolve per file costs an lstat per path component, and pathlib's own
+    work dominates reading many small files (docs/performance.md). Without
     `follow`, the file's own name is taken as it is, even if it is a symlink."""
     joined = os.path.join(root, relative)
     if ".." in joined.split("/"):  # resolved in order: `link/..` is not where `..` leads

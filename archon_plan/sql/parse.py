@@ -16,8 +16,8 @@ from ..errors import Location, Problem
 class Statement:
     """One top-level statement and where it starts in its file.
 
-    Its kind and fields come from pglast's JSON parse, about eight times faster than its
-    Python tree; running and lint (objects.py describes the format) both read them.
+    Its kind and fields come from pglast's JSON parse, much cheaper than its Python tree
+    (docs/performance.md); running and lint (objects.py describes the format) both read them.
     Their locations count bytes from the file's start; `offset` counts characters.
     """
 
@@ -61,9 +61,8 @@ def where(sql: SqlFile, offset: int | None) -> str:
 
 
 # Small: callers read a file's statements a few times in a row (its problems, then its
-# statements; a migration and its rollback together). The parse trees of thousands of files
-# kept alive cost 20 MB at 10,000 migrations, and 0.6 s of a cold `check` while the cyclic
-# garbage collector walked them.
+# statements; a migration and its rollback together). Keeping the parse trees of thousands
+# of files alive costs memory and the cyclic collector's time (docs/performance.md).
 @lru_cache(maxsize=64)
 def split_statements(text: str) -> tuple[Statement, ...]:
     """Top-level statements with their offsets; raises SqlSyntaxError."""
