@@ -178,8 +178,8 @@ def entry() -> int:
 
     A short run whose objects live until it ends (the manifest, parse trees, psycopg's
     modules): reference counting frees the rest, and the cyclic collector only walks them
-    over and over, for no memory saved (docs/performance.md). mypy tunes it down for the same reason. Not in main(), which tests
-    and embedding programs call in their own process."""
+    over and over, for no memory saved (docs/performance.md). mypy tunes it down for the
+    same reason. Not in main(), which tests and embedding programs call in their own process."""
     gc.disable()
     return main()
 
