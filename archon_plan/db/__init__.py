@@ -1,1 +1,1 @@
-"""Everything that talks to PostgreSQL: connections, the tracking table and history, the lock, the runners, state, repair."""
+"""Everything that talks to PostgreSQL: connections, tracking, history, the lock, the runners, repair."""

@@ -1,1 +1,1 @@
-"""Files on disk: the manifest and its schema, SQL files, the plan cache, the loader, git revisions, create/init."""
+"""Files on disk: the manifest and its schema, SQL files, the plan cache, the loader, create/init."""
