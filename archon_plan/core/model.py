@@ -142,11 +142,45 @@ class Actor:
 NOBODY = Actor()
 
 
+class Direction(StrEnum):
+    """Which way a step runs; the value is the CLI verb and the event kind."""
+
+    APPLY = "apply"
+    REVERT = "revert"
+
+
+class EventKind(StrEnum):
+    """The `event` column of the history (docs/design.md): what happened to a migration."""
+
+    APPLY = "apply"
+    REVERT = "revert"
+    APPLY_FAILED = "apply-failed"
+    REVERT_FAILED = "revert-failed"
+    INTERRUPTED = "interrupted"
+    RETRY = "retry"  # a lock retry, or `repair --retry` resuming a stopped migration
+    STATEMENT = "statement"  # one committed statement of a non-transactional migration
+    ACCEPT_CHECKSUM = "accept-checksum"
+    MARK_APPLIED = "mark-applied"
+    MARK_REVERTED = "mark-reverted"
+
+    @classmethod
+    def done(cls, direction: Direction) -> EventKind:
+        return cls(direction.value)
+
+    @classmethod
+    def failed(cls, direction: Direction) -> EventKind:
+        return cls.APPLY_FAILED if direction is Direction.APPLY else cls.REVERT_FAILED
+
+
+# The events after which a non-transactional migration may be stopped part-way.
+STOPPING_EVENTS = (EventKind.APPLY_FAILED, EventKind.REVERT_FAILED, EventKind.INTERRUPTED)
+
+
 @dataclass(frozen=True)
 class Event:
     """One line of the append-only history."""
 
-    kind: str  # apply, revert, apply-failed, revert-failed, retry, accept-checksum, ...
+    kind: EventKind
     actor: Actor
     migration: Migration | None = None
     seconds: float | None = None  # None: the event belongs to the current transaction
@@ -214,13 +248,6 @@ class MigrationStatus:
     @property
     def label(self) -> str:
         return f"{self.version}/{self.stem}"
-
-
-class Direction(StrEnum):
-    """Which way a step runs; the value is the CLI verb and the event kind."""
-
-    APPLY = "apply"
-    REVERT = "revert"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import psycopg
 from psycopg import sql
 
 from ..core import resume
-from ..core.model import Event
+from ..core.model import Event, EventKind
 from ..errors import MigrationFailedError, RunInterruptedError
 from ..sql import parse
 from . import batch, events
@@ -37,9 +37,10 @@ def run_autocommit(run: Run, item: Prepared, start: int = 0) -> None:
         done.append(parse.statement_checksum(statement))
         progress = {"index": index + 1, "of": len(item.statements), "checksum": done[-1]}
         events.record_event(conn, run.settings, Event(
-            "statement", run.actor, step.migration, time.perf_counter() - started, detail=progress))
+            EventKind.STATEMENT, run.actor, step.migration, time.perf_counter() - started, detail=progress))
     detail: dict[str, object] = {"non_transactional": True, "resumed_at": start + 1 if start else None}
-    record = run.composer.record(step, Event(step.direction.value, run.actor, step.migration, detail=detail))
+    record = run.composer.record(step, Event(EventKind.done(step.direction), run.actor, step.migration,
+                                             detail=detail))
     conn.execute(f"{batch.RESET};\n{record}".encode())  # one implicit transaction
 
 
@@ -56,7 +57,7 @@ def _stopped_part_way(
     error = (MigrationFailedError(f"{parse.where(step.sql, statement.offset)}: interrupted")
              if interrupted else batch.failure(step, *batch.locate_alone(statement, exc), exc, outcome))  # type: ignore[arg-type]
     detail = resume.stop_detail(step.direction, done, statement.text, len(item.statements))
-    kind = "interrupted" if interrupted else f"{step.direction.value}-failed"
+    kind = EventKind.INTERRUPTED if interrupted else EventKind.failed(step.direction)
     record_failure(run, Event(kind, run.actor, step.migration, seconds, error.message, detail))
     hint = (f"fix the cause, then `archon-plan repair --retry {step.migration.label}` "
             f"resumes at statement {index + 1}")

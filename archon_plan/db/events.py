@@ -9,7 +9,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from ..core.model import Event, Settings
+from ..core.model import STOPPING_EVENTS, Event, EventKind, Settings
 from ..core.resume import STOP_KEY, Failure
 
 Values = dict[str, object]
@@ -43,7 +43,7 @@ def record_event(
 def event_values(settings: Settings, event: Event) -> Values:
     migration = event.migration
     return {
-        "e_kind": event.kind,
+        "e_kind": str(event.kind),  # the value: psycopg would dump an Enum by its name
         "e_version": migration.version if migration else None,
         "e_name": migration.recorded_name(settings.name_form) if migration else None,
         "e_checksum": migration.checksum if migration else None,
@@ -109,17 +109,19 @@ def read_failures(
     # history grows with every run, and sorting all of it cost every status and apply.
     query = sql.SQL(r"""WITH stopped AS (
             SELECT DISTINCT version, regexp_replace(migration_name, '\.sql$', '') AS stem FROM {e}
-            WHERE event IN ('apply-failed', 'revert-failed', 'interrupted') AND version IS NOT NULL
+            WHERE event = ANY(%(stopping)s) AND version IS NOT NULL
               AND detail ? %(stop)s)
         SELECT s.version, s.stem, last.detail, last.error FROM stopped AS s
         CROSS JOIN LATERAL (
             SELECT event, detail, error FROM {e}
             WHERE version = s.version AND regexp_replace(migration_name, '\.sql$', '') = s.stem
-              AND event <> 'statement' AND event <> 'retry'
+              AND event <> ALL(%(progress)s)
             ORDER BY id DESC LIMIT 1) AS last
-        WHERE last.event IN ('apply-failed', 'revert-failed', 'interrupted')
+        WHERE last.event = ANY(%(stopping)s)
           AND last.detail ? %(stop)s
         ORDER BY s.version, s.stem""").format(e=events_identifier(settings))
     with conn.cursor(row_factory=dict_row) as cursor:
-        rows = cursor.execute(query, {"stop": STOP_KEY}).fetchall()
+        params = {"stop": STOP_KEY, "stopping": list(map(str, STOPPING_EVENTS)),
+                  "progress": [str(EventKind.STATEMENT), str(EventKind.RETRY)]}
+        rows = cursor.execute(query, params).fetchall()
     return [Failure.from_detail(str(r["version"]), str(r["stem"]), r["detail"], r["error"]) for r in rows]

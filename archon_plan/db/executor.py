@@ -15,7 +15,7 @@ import psycopg
 from psycopg import pq
 
 from ..core.graph import MigrationGraph
-from ..core.model import NOBODY, Actor, Event, Migration, Plan, Settings, Step
+from ..core.model import NOBODY, Actor, Event, EventKind, Migration, Plan, Settings, Step
 from ..errors import (
     ManifestError,
     MigrationFailedError,
@@ -105,7 +105,7 @@ def _run_with_retries(run: Run, item: Prepared) -> None:
         except _Failed as failed:
             elapsed = time.perf_counter() - started
             retry = failed.lock_not_available and attempt < run.settings.lock_retries
-            kind = "retry" if retry else f"{step.direction.value}-failed"
+            kind = EventKind.RETRY if retry else EventKind.failed(step.direction)
             record_failure(run, Event(kind, run.actor, step.migration, elapsed, failed.error.message))
             if not retry:
                 raise failed.error from None
@@ -133,7 +133,7 @@ def record_failure(run: Run, event: Event) -> None:
 def _run_step(run: Run, item: Prepared) -> None:
     """The migration, its tracking row and its event in one message: one round trip."""
     step, conn = item.step, run.conn
-    record = run.composer.record(step, Event(step.direction.value, run.actor, step.migration))
+    record = run.composer.record(step, Event(EventKind.done(step.direction), run.actor, step.migration))
     message = batch.build(run.composer.setup(step.migration), item.statements, record)
     cursor = batch.CountingCursor(conn)
     try:
@@ -146,7 +146,7 @@ def _run_step(run: Run, item: Prepared) -> None:
         raise _Failed(batch.failure(step, *batch.locate(message, cursor.completed, exc), exc),
                       lock_not_available) from exc
     except KeyboardInterrupt:
-        record_failure(run, Event("interrupted", run.actor, step.migration, 0.0, "Ctrl-C"))
+        record_failure(run, Event(EventKind.INTERRUPTED, run.actor, step.migration, 0.0, "Ctrl-C"))
         raise RunInterruptedError(
             f"interrupted during {step.direction.value} of {step.migration.label}; "
             "it was rolled back, earlier migrations are kept"

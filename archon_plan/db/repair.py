@@ -9,6 +9,7 @@ from ..core.model import (
     NOBODY,
     Actor,
     Event,
+    EventKind,
     Migration,
     MigrationStatus,
     Plan,
@@ -64,7 +65,8 @@ def repair(
                 tracker.record_reverted(conn, settings, migration)
             detail: dict[str, object] = {"recorded_checksum": status.row.checksum if status.row else None,
                       "file_checksum": migration.checksum, "previous_state": status.state.value}
-            events.record_event(conn, settings, Event(action.value, actor, migration, detail=detail))
+            kind = EventKind(action.value)
+            events.record_event(conn, settings, Event(kind, actor, migration, detail=detail))
         return status
 
 
@@ -98,6 +100,6 @@ def retry(
             reporter.notice(f"dropped the INVALID index {index} left by the failed statement")
         detail: dict[str, object] = {"resumed_at": failure.resumes_at,
                                      "dropped_invalid_index": index if dropped else None}
-        events.record_event(conn, settings, Event("retry", actor, migration, 0.0, detail=detail))
+        events.record_event(conn, settings, Event(EventKind.RETRY, actor, migration, 0.0, detail=detail))
         autocommit.run_autocommit(run, item, failure.statements_done)
         return failure
