@@ -87,7 +87,7 @@ def read_checked(context: Context) -> tuple[Manifest, graph.MigrationGraph, list
     from ..project import manifest
 
     loaded, problems = manifest.read_manifest(context.manifest_path)
-    built, graph_problems = graph.check_graph(loaded.migrations, str(context.manifest_path))
+    built, graph_problems = graph.graph_and_problems(loaded.migrations, str(context.manifest_path))
     if not (problems or graph_problems):
         cache.store(folder, context.manifest_path, loaded, built)
     return loaded, built, [*problems, *graph_problems]
