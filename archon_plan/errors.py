@@ -40,11 +40,28 @@ class Location:
 
 @dataclass(frozen=True)
 class Problem:
-    """One finding of a validation pass: where it is, what is wrong, what to do."""
+    """One finding of a validation pass: where it is, what is wrong, what to do.
+
+    `where` is the place as text: a manifest entry (`migrations.toml:12: migration #3 ...`)
+    or, for a problem in a SQL file, `str(location)`. `code` is the lint rule (sql/rules.py)
+    that reports it, when there is one.
+    """
 
     where: str
     message: str
     hint: str | None = None
+    code: str | None = None
+    location: Location | None = None
+
+    def __post_init__(self) -> None:
+        if self.location is not None and self.where != str(self.location):
+            raise ValueError(f"where {self.where!r} is not the location {str(self.location)!r}")
+
+    @classmethod
+    def at(cls, location: Location, message: str, hint: str | None = None,
+           code: str | None = None) -> Problem:
+        """A problem at a place in a SQL file."""
+        return cls(str(location), message, hint, code, location)
 
     def __str__(self) -> str:
         text = f"{self.where}: {self.message}"

@@ -10,7 +10,7 @@ import pytest
 
 from archon_plan.cli import main
 from archon_plan.core.model import Migration, SqlFile
-from archon_plan.errors import ExitCode, Problem
+from archon_plan.errors import ExitCode, Location, Problem
 from archon_plan.sql import lint, parse
 from archon_plan.sql.lint import Severity, lint_migrations
 from archon_plan.sql.rules import BY_CODE, RULES
@@ -223,7 +223,7 @@ def test_allowed_warnings_are_suppressed_but_errors_never_are() -> None:
 
 def test_an_unknown_sql_problem_still_gets_a_code_and_stays_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     def problems(sql: SqlFile, context: str, transactional: bool = True) -> list[Problem]:
-        return [Problem(f"{sql.display}:1:1", f"{context}: something new", "do something")]
+        return [Problem.at(Location(sql.display, 1, 1), f"{context}: something new", "do something")]
 
     monkeypatch.setattr(parse, "problems", problems)
     found = [(f.code, f.severity, f.where, f.message) for f in lint_migrations([migration(NOTHING)])]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from archon_plan.core.graph import build_graph, check_graph, resolve
+from archon_plan.core.graph import build_graph, graph_and_problems, resolve
 from archon_plan.core.model import Migration, SqlFile, checksum, normalize_sql_text, sort_key
 from archon_plan.errors import ManifestError, UsageError
 from archon_plan.project import files
@@ -34,7 +34,7 @@ def problems_of(tmp_path: Path, files: dict[str, str], manifest: str) -> str:
 
 def graph_problems(tmp_path: Path, files: dict[str, str], manifest: str) -> str:
     loaded = load_manifest(write_project(tmp_path, files, manifest))
-    _, problems = check_graph(loaded.migrations)
+    _, problems = graph_and_problems(loaded.migrations)
     return "\n".join(map(str, problems))
 
 
@@ -165,7 +165,7 @@ def test_plan_order_is_deterministic_whatever_the_manifest_order() -> None:
 def test_a_dependency_comes_first_in_plan_order_even_from_a_later_number() -> None:
     migrations = [migration("0.1.0", 1, "a", ("003_c",)), migration("0.1.0", 2, "b"),
                   migration("0.1.0", 3, "c")]
-    graph, problems = check_graph(migrations)
+    graph, problems = graph_and_problems(migrations)
     assert [m.label for m in graph.order] == ["0.1.0/002_b", "0.1.0/003_c", "0.1.0/001_a"]
     [problem] = problems
     assert problem.message == "0.1.0/001_a depends on 0.1.0/003_c, which comes later in sequence"
@@ -180,7 +180,7 @@ def test_every_cycle_is_reported_and_the_plan_falls_back_on_release_order() -> N
     migrations = [migration("0.1.0", 1, "a", ("002_b",)), migration("0.1.0", 2, "b", ("001_a",)),
                   migration("0.1.0", 3, "c", ("004_d",)), migration("0.1.0", 4, "d", ("003_c",)),
                   migration("0.1.0", 5, "e", ("001_a",))]
-    graph, problems = check_graph(migrations)
+    graph, problems = graph_and_problems(migrations)
     assert [m.stem for m in graph.order] == ["001_a", "002_b", "003_c", "004_d", "005_e"]
     cycles = [p.message for p in problems if "cycle" in p.message]
     assert cycles == ["dependency cycle: 0.1.0/001_a -> 0.1.0/002_b -> 0.1.0/001_a",

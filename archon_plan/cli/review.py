@@ -11,11 +11,11 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..core import diff
 from ..core.model import Step
-from ..errors import ExitCode, LintError, ManifestError, Problem
+from ..errors import ExitCode, LintError, Location, ManifestError, Problem
 from ..project import cache, loader, revision
 from ..review import diff_report
 from ..sql.rules import Severity
@@ -53,21 +53,22 @@ def check(context: Context, args: argparse.Namespace) -> int:
     return ExitCode.LINT_WARNINGS if strict else ExitCode.OK
 
 
-def _plain(finding: Finding) -> list[str]:
-    return [finding.code, finding.severity.value, finding.migration, finding.where, finding.message,
-            finding.hint]
+def _plain(finding: Finding) -> list[Any]:
+    at = finding.location
+    return [finding.code, finding.severity.value, finding.migration, [at.file, at.line, at.column],
+            finding.message, finding.hint]
 
 
-def _finding(stored: list[str]) -> Finding:
+def _finding(stored: list[Any]) -> Finding:
     from ..sql.lint import Finding
 
-    code, severity, migration, where, message, hint = stored
-    return Finding(code, Severity(severity), migration, where, message, hint)
+    code, severity, migration, (file, line, column), message, hint = stored
+    return Finding(code, Severity(severity), migration, Location(file, line, column), message, hint)
 
 
 def _as_problem(finding: Finding) -> Problem:
-    return Problem(finding.where, f"migration {finding.migration}: {finding.message} [{finding.code}]",
-                   finding.hint)
+    return Problem.at(finding.location, f"migration {finding.migration}: {finding.message} [{finding.code}]",
+                      finding.hint, finding.code)
 
 
 def diff_base(context: Context, args: argparse.Namespace) -> int:

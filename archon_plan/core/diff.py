@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import Problem
-from .graph import MigrationGraph, build_graph, check_graph
+from .graph import MigrationGraph, build_graph, graph_and_problems
 from .model import Manifest, Migration
 
 REMOVED_HINT = ("restore it: databases may have applied it, and `status` would list it as unknown; "
@@ -75,7 +75,7 @@ def compare_manifests(
     """Compare by identity (version, name); a removal and an addition with the same SQL are a rename."""
     head_graph = build_graph(head.migrations, str(head.path))
     base_file = base_file or str(base.path)
-    base_graph, _ = check_graph(base.migrations, base_file)  # the base is what it is
+    base_graph, _ = graph_and_problems(base.migrations, base_file)  # the base is what it is
     base_keys = {m.key: m for m in base_graph.order}
     head_keys = {m.key: m for m in head_graph.order}
     gone = [m for m in base_graph.order if m.key not in head_keys]

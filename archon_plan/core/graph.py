@@ -17,8 +17,8 @@ Key = tuple[str, str]
 class MigrationGraph:
     """Migrations in plan order, with their resolved dependencies.
 
-    check_graph validates and orders the graph when it is built (networkx names cycles, if
-    any); the built graph is plain data, so a cached plan needs no networkx, whose import
+    graph_and_problems validates and orders the graph when it is built (networkx names cycles,
+    if any); the built graph is plain data, so a cached plan needs no networkx, whose import
     would cost every `status` (docs/performance.md)."""
 
     order: tuple[Migration, ...]
@@ -67,13 +67,13 @@ def build_graph(
     migrations: Sequence[Migration], manifest: str = "migrations.toml"
 ) -> MigrationGraph:
     """Resolve dependencies and order the migrations; raise ManifestError on problems."""
-    graph, problems = check_graph(migrations, manifest)
+    graph, problems = graph_and_problems(migrations, manifest)
     if problems:
         raise ManifestError(problems)
     return graph
 
 
-def check_graph(
+def graph_and_problems(
     migrations: Sequence[Migration], manifest: str = "migrations.toml"
 ) -> tuple[MigrationGraph, list[Problem]]:
     """Build the graph and return it with every dependency problem found."""

@@ -27,7 +27,7 @@ from ..core.graph import MigrationGraph
 from ..core.model import Manifest, Migration, Settings, SqlFile, normalize_sql_text
 from . import files
 
-FORMAT = 2
+FORMAT = 3  # 3: lint memos keep each finding's location as [file, line, column]
 _FIELDS = tuple(f.name for f in dataclasses.fields(Migration))
 _SQL, _ROLLBACK = _FIELDS.index("sql"), _FIELDS.index("rollback")
 

@@ -22,7 +22,7 @@ def read_project(path: Path, cache_folder: Path | None = None) -> tuple[
     if cached:
         return *cached, []
     loaded, problems = _read_manifest(path)
-    built, graph_problems = graph.check_graph(loaded.migrations, str(path))
+    built, graph_problems = graph.graph_and_problems(loaded.migrations, str(path))
     if cache_folder and not (problems or graph_problems):
         cache.store(cache_folder, path, loaded, built)
     return loaded, built, [*problems, *graph_problems]

@@ -180,7 +180,7 @@ def _parse_entry(
     version_problem = _version_problem(entry.version)
     if version_problem:
         problems.append(Problem(at("version")(), *version_problem))
-    _check_allow(entry, at("allow"), problems)
+    problems.extend(_allow_problems(entry, at("allow")))
     name = _file_name(entry.file)
     match = FILE_NAME_RE.fullmatch(name)
     if not match:
@@ -232,7 +232,8 @@ def _version_problem(version: str) -> tuple[str, str] | None:
     return None
 
 
-def _check_allow(entry: EntryModel, where: Callable[[], str], problems: list[Problem]) -> None:
+def _allow_problems(entry: EntryModel, where: Callable[[], str]) -> list[Problem]:
+    problems = []
     for code in entry.allow:
         rule = rules.BY_CODE.get(code)
         if rule is None:
@@ -244,6 +245,7 @@ def _check_allow(entry: EntryModel, where: Callable[[], str], problems: list[Pro
     if entry.allow and not (entry.allow_reason or "").strip():
         problems.append(Problem(where(), "allow needs allow_reason",
                                 'add allow_reason = "why this is safe here" to the entry'))
+    return problems
 
 
 def _read_sql(root: str, relative: str, where: Callable[[], str], problems: list[Problem]) -> SqlFile | None:

@@ -67,8 +67,10 @@ def _checked(read: tuple[Manifest, list[Problem]], shown: str) -> Manifest:
 
 
 def _relocated(problem: Problem, scratch: str, shown: str) -> Problem:
+    at = problem.location
     return replace(problem, where=problem.where.replace(scratch, shown),
-                   message=problem.message.replace(scratch, shown))
+                   message=problem.message.replace(scratch, shown),
+                   location=at and replace(at, file=at.file.replace(scratch, shown)))
 
 
 def _relocate(manifest: Manifest, manifest_path: Path) -> Manifest:

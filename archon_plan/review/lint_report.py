@@ -35,21 +35,11 @@ def text(result: LintResult, manifest: str, migrations: int) -> str:
     return "\n".join([*lines, summary(result, manifest, migrations)])
 
 
-def location(where: str) -> tuple[str, int | None, int | None]:
-    """file, line and column of `file:line:column` (or of `file` alone)."""
-    file, _, rest = where.rpartition(":")
-    head, _, line = file.rpartition(":")
-    if head and line.isdigit() and rest.isdigit():
-        return head, int(line), int(rest)
-    return where, None, None
-
-
 def finding_dict(finding: Finding) -> dict[str, Any]:
-    file, line, column = location(finding.where)
-    rule = BY_CODE[finding.code]
+    place, rule = finding.location, BY_CODE[finding.code]
     return {
         "code": finding.code, "name": rule.name, "severity": finding.severity.value,
-        "migration": finding.migration, "file": file, "line": line, "column": column,
+        "migration": finding.migration, "file": place.file, "line": place.line, "column": place.column,
         "message": finding.message, "hint": finding.hint, "explanation": rule.explanation,
     }
 
@@ -71,8 +61,8 @@ def _escape(value: str, is_property: bool = False) -> str:
 def github(result: LintResult, manifest: str, migrations: int) -> str:
     lines = []
     for f in result.findings:
-        file, line, column = location(f.where)
-        place = f"file={_escape(file, True)}" + (f",line={line},col={column}" if line else "")
+        at = f.location
+        place = f"file={_escape(at.file, True)}" + (f",line={at.line},col={at.column}" if at.line else "")
         title = _escape(f"{f.code} {BY_CODE[f.code].name}", True)
         body = _escape(f"[{f.migration}] {f.message}\nHINT: {f.hint}")
         lines.append(f"::{f.severity} {place},title={title}::{body}")

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..core.model import Migration, SqlFile
+from ..errors import Location
 from . import objects, parse
 from .objects import Fields, Name, fields_of, name_of, nodes, same, show
 from .rules import BY_CODE, Severity
@@ -23,9 +24,14 @@ class Finding:
     code: str
     severity: Severity
     migration: str  # the migration's label, e.g. 0.1.0/002_add_x
-    where: str  # file:line:column, or the file alone
+    location: Location  # line and column unknown for a finding about the whole file
     message: str
     hint: str
+
+    @property
+    def where(self) -> str:
+        """`file:line:column`, or the file alone."""
+        return str(self.location)
 
 
 @dataclass(frozen=True)
@@ -77,28 +83,36 @@ class _Hit:
     """A rule broken in one file, before it becomes a Finding."""
 
     code: str
-    offset: int | None
+    location: Location
     message: str
     hint: str | None = None
+
+    @property
+    def order(self) -> tuple[bool, int, int]:
+        """Position in the file; hits about the whole file come last."""
+        line, column = self.location.line, self.location.column
+        return line is None, line or 0, column or 0
 
 
 def _migration_findings(migration: Migration) -> list[Finding]:
     found = _file_findings(migration, migration.sql, rollback=False)
     if migration.rollback is None:
-        hit = _Hit("AP401", None, "no rollback file: `revert` cannot undo this migration")
-        return [*found, _finding(migration, migration.sql, hit)]
+        hit = _Hit("AP401", parse.location(migration.sql, None),
+                   "no rollback file: `revert` cannot undo this migration")
+        return [*found, _finding(migration, hit)]
     found += _file_findings(migration, migration.rollback, rollback=True)
     missing = objects.not_undone(migration.sql.text, migration.rollback.text)
     if missing:
-        hit = _Hit("AP403", None, "the rollback does not undo " + ", ".join(missing))
-        found.append(_finding(migration, migration.rollback, hit))
+        hit = _Hit("AP403", parse.location(migration.rollback, None),
+                   "the rollback does not undo " + ", ".join(missing))
+        found.append(_finding(migration, hit))
     return found
 
 
-def _finding(migration: Migration, sql: SqlFile, hit: _Hit) -> Finding:
+def _finding(migration: Migration, hit: _Hit) -> Finding:
     rule = BY_CODE[hit.code]
-    return Finding(hit.code, rule.severity, migration.label, parse.where(sql, hit.offset),
-                   hit.message, hit.hint or rule.fix)
+    return Finding(hit.code, rule.severity, migration.label, hit.location, hit.message,
+                   hit.hint or rule.fix)
 
 
 def _file_findings(migration: Migration, sql: SqlFile, rollback: bool) -> list[Finding]:
@@ -107,45 +121,28 @@ def _file_findings(migration: Migration, sql: SqlFile, rollback: bool) -> list[F
         statements = parse.split_statements(sql.text)
     except parse.SqlSyntaxError:
         statements = ()
-    hits += _statement_hits(statements, migration.transactional, destructive=not rollback)
-    hits.sort(key=lambda hit: len(sql.text) if hit.offset is None else hit.offset)  # stable
-    return [_finding(migration, sql, hit) for hit in hits]
+    hits += _statement_hits(sql, statements, migration.transactional, destructive=not rollback)
+    hits.sort(key=lambda hit: hit.order)  # stable
+    return [_finding(migration, hit) for hit in hits]
 
 
-# parse.problems already finds what stops a file from running; its wording names the rule.
-_PROBLEM_CODES = (
-    ("syntax error", "AP501"),
-    ("cannot run inside a transaction", "AP502"),
-    ("would break the migration's transaction", "AP503"),
-    ("transaction control in a", "AP504"),
-    ("has no SQL statements", "AP505"),
-)
 _CONTEXT = "sql"
 
 
 def _run_breaking(sql: SqlFile, transactional: bool, rollback: bool) -> list[_Hit]:
+    """parse.problems already finds what stops a file from running; each names its rule."""
     hits = []
     for problem in parse.problems(sql, _CONTEXT, transactional):
-        message = problem.message.removeprefix(f"{_CONTEXT}: ")
-        code = next((c for text, c in _PROBLEM_CODES if text in message), "AP500")
+        code = problem.code or "AP500"  # a problem no rule names yet is still an error
         if rollback and code == "AP501":
             code = "AP402"
-        hits.append(_Hit(code, _offset(sql.text, problem.where[len(sql.display):]), message,
-                         problem.hint))
+        hits.append(_Hit(code, problem.location or parse.location(sql, None),
+                         problem.message.removeprefix(f"{_CONTEXT}: "), problem.hint))
     return hits
 
 
-def _offset(text: str, line_col: str) -> int | None:
-    """The offset of `:line:column` (as parse.where writes it) in text."""
-    parts = line_col.split(":")
-    if len(parts) != 3 or not (parts[1].isdigit() and parts[2].isdigit()):
-        return None
-    lines = text.split("\n")
-    return sum(len(line) + 1 for line in lines[: int(parts[1]) - 1]) + int(parts[2]) - 1
-
-
 def _statement_hits(
-    statements: Sequence[parse.Statement], transactional: bool, destructive: bool
+    sql: SqlFile, statements: Sequence[parse.Statement], transactional: bool, destructive: bool
 ) -> list[_Hit]:
     """Rules read statement by statement; a table created earlier in the file is not yet busy."""
     created: list[Name] = []
@@ -155,7 +152,9 @@ def _statement_hits(
         found = [*_locking(statement, created, added), *_session(statement, transactional)]
         if destructive:
             found += _destructive(statement, created)
-        hits += [_Hit(code, statement.offset, message) for code, message in found]
+        if found:
+            place = parse.location(sql, statement.offset)
+            hits += [_Hit(code, place, message) for code, message in found]
         created += objects.created_tables(statement)
         added += objects.added_columns(statement)
     return hits

@@ -168,39 +168,44 @@ def problems(sql: SqlFile, context: str, transactional: bool = True) -> list[Pro
     try:
         statements = split_statements(sql.text)
     except SqlSyntaxError as exc:
-        return [Problem(where(sql, exc.offset), f"{context}: syntax error: {exc.message}")]
+        return [Problem.at(location(sql, exc.offset), f"{context}: syntax error: {exc.message}",
+                           code="AP501")]
     found = []
     if not statements:
-        found.append(Problem(sql.display, f"{context}: has no SQL statements, only comments",
-                             "write its SQL, or remove it from the manifest"))
+        found.append(Problem.at(location(sql, None), f"{context}: has no SQL statements, only comments",
+                                "write its SQL, or remove it from the manifest", code="AP505"))
     for statement in statements:
         reason = _needs_autocommit(statement)
         if reason and transactional:
-            found.append(Problem(
-                where(sql, statement.offset),
+            found.append(Problem.at(
+                location(sql, statement.offset),
                 f"{context}: {reason} cannot run inside a transaction",
                 "add `transactional = false` to its [[migration]] entry (it then runs one "
                 "statement at a time), ideally in a migration of its own",
+                code="AP502",
             ))
         if not transactional and statement.is_transaction_control:
-            found.append(Problem(
-                where(sql, statement.offset),
+            found.append(Problem.at(
+                location(sql, statement.offset),
                 f"{context}: transaction control in a `transactional = false` migration",
                 "remove it: such a migration runs each statement on its own",
+                code="AP504",
             ))
             continue
         if statement.kind == "CopyStmt" and not statement.fields.get("filename"):
-            found.append(Problem(
-                where(sql, statement.offset),
+            found.append(Problem.at(
+                location(sql, statement.offset),
                 f"{context}: COPY ... FROM STDIN / TO STDOUT needs a client streaming the data",
                 "load rows with INSERT ... VALUES, or COPY from a file on the database server",
+                code="AP500",
             ))
         bad = _breaks_transaction(statement)
         if bad:
-            found.append(Problem(
-                where(sql, statement.offset),
+            found.append(Problem.at(
+                location(sql, statement.offset),
                 f"{context}: top-level {bad} would break the migration's transaction",
                 "remove it: archon-plan runs each migration in its own transaction",
+                code="AP503",
             ))
     return found
 
