@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import Enum, IntEnum
 
 
 class ExitCode(IntEnum):
@@ -138,13 +138,73 @@ class LockTimeoutError(DatabaseError):
     exit_code = ExitCode.LOCK_TIMEOUT
 
 
+class Outcome(Enum):
+    """How a migration that stopped left the database; messages are derived from it."""
+
+    COMMITTED = "committed"  # its SQL committed, its tracking row did not
+    ROLLED_BACK = "rolled back"
+    PARTLY_COMMITTED = "partly committed"  # non-transactional: `committed` statements stay
+    UNKNOWN = "unknown"  # the connection was lost before the answer arrived
+
+    def describe(self, committed: int | None = None, statements: int | None = None) -> str:
+        """The outcome as the end of an error's first line; the counts are a non-transactional
+        migration's statements that stay committed, of how many."""
+        lost = "the connection was lost, so whether it committed is unknown"
+        if self is Outcome.ROLLED_BACK:
+            return "rolled back, earlier migrations are kept"
+        if self is Outcome.COMMITTED:
+            return "its SQL committed, its tracking row did not"
+        if statements is None:
+            return lost
+        done = (f"statements 1..{committed} of {statements} stay committed" if committed
+                else f"none of its {statements} statements committed")
+        return done if self is Outcome.PARTLY_COMMITTED else f"{done}; {lost}"
+
+
 class MigrationFailedError(DatabaseError):
-    """A migration's SQL failed; it was rolled back, earlier ones were kept."""
+    """A migration failed: where, PostgreSQL's diagnostics, and what it left behind.
+
+    `hint` is PostgreSQL's hint; archon-plan's own advice is `advice`. The message is
+    built from the fields, and `message` (its first line) is what the event history keeps.
+    """
 
     exit_code = ExitCode.MIGRATION_FAILED
 
+    def __init__(  # one keyword per field, as psycopg's Diagnostic has one attribute each
+        self, *, migration: str, direction: str, location: Location, sqlstate: str | None,
+        primary: str, detail: str | None = None, hint: str | None = None, in_sql: bool = True,
+        outcome: Outcome = Outcome.ROLLED_BACK, committed: int | None = None,
+        statements: int | None = None, advice: str | None = None,
+    ) -> None:
+        self.migration, self.direction, self.location = migration, direction, location
+        self.sqlstate, self.primary, self.detail = sqlstate, primary, detail
+        self.in_sql, self.outcome, self.advice = in_sql, outcome, advice
+        self.committed, self.statements = committed, statements
+        part = "SQL" if in_sql else "setup or tracking row"
+        super().__init__(
+            f"{location}: {direction} of {migration} failed in its {part}: {sqlstate or '?'} "
+            f"{primary}; {outcome.describe(committed, statements)}", hint)
+
+    def __str__(self) -> str:
+        """The first line, then PostgreSQL's DETAIL and HINT, then archon-plan's HINT."""
+        lines = [self.message, *(f"{label}: {text}" for label, text in (
+            ("DETAIL", self.detail), ("HINT", self.hint), ("HINT", self.advice)) if text)]
+        return "\n".join(lines)
+
 
 class RunInterruptedError(ArchonPlanError):
-    """The run was interrupted (Ctrl-C); the running migration was rolled back."""
+    """The run was interrupted (Ctrl-C) during a migration; carries what it left behind."""
 
     exit_code = ExitCode.INTERRUPTED
+
+    def __init__(  # the fields of MigrationFailedError that apply to an interruption
+        self, *, migration: str, direction: str, location: Location,
+        outcome: Outcome = Outcome.ROLLED_BACK, committed: int | None = None,
+        statements: int | None = None, advice: str | None = None,
+    ) -> None:
+        self.migration, self.direction, self.location = migration, direction, location
+        self.outcome, self.committed, self.statements = outcome, committed, statements
+        self.advice = advice
+        left = outcome.describe(committed, statements)
+        super().__init__(f"{location}: interrupted during {direction} of {migration}; "
+                         f"{'it was ' if outcome is Outcome.ROLLED_BACK else ''}{left}", advice)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import time
+from typing import NoReturn
 
 import psycopg
 from psycopg import sql
 
 from ..core import resume
-from ..core.model import Event, EventKind
-from ..errors import MigrationFailedError, RunInterruptedError
+from ..core.model import Direction, Event, EventKind
+from ..errors import MigrationFailedError, Outcome, RunInterruptedError
 from ..sql import parse
 from . import batch, events
 from .executor import Prepared, Run, record_failure, refuse_changed_session
@@ -41,29 +42,58 @@ def run_autocommit(run: Run, item: Prepared, start: int = 0) -> None:
     detail: dict[str, object] = {"non_transactional": True, "resumed_at": start + 1 if start else None}
     record = run.composer.record(step, Event(EventKind.done(step.direction), run.actor, step.migration,
                                              detail=detail))
-    conn.execute(f"{batch.RESET};\n{record}".encode())  # one implicit transaction
+    try:
+        conn.execute(f"{batch.RESET};\n{record}".encode())  # one implicit transaction
+    except psycopg.Error as exc:
+        _not_recorded(run, item, exc)
 
+
+def _not_recorded(run: Run, item: Prepared, exc: psycopg.Error) -> NoReturn:
+    """Every statement committed but the tracking row did not: the SQL need not run again."""
+    step, count = item.step, len(item.statements)
+    mark = "--mark-applied" if step.direction is Direction.APPLY else "--mark-reverted"
+    advice = f"fix the cause, then `archon-plan repair {step.migration.label} {mark}` records it"
+    outcome = Outcome.UNKNOWN if run.conn.broken else Outcome.COMMITTED
+    error = batch.failure(step, None, False, exc, outcome, count, count, advice)
+    record_failure(run, Event(EventKind.failed(step.direction), run.actor, step.migration, 0.0,
+                              error.message))
+    raise error from exc
 
 
 def _stopped_part_way(
     run: Run, item: Prepared, index: int, done: list[str], exc: BaseException, seconds: float
-) -> None:
+) -> NoReturn:
     step = item.step
     statement = item.statements[index]
     with contextlib.suppress(psycopg.Error):
         run.conn.execute(batch.RESET.encode())
-    interrupted = isinstance(exc, KeyboardInterrupt)
-    outcome = f"statements 1..{index} of {len(item.statements)} stay committed"
-    error = (MigrationFailedError(f"{parse.where(step.sql, statement.offset)}: interrupted")
-             if interrupted else batch.failure(step, *batch.locate_alone(statement, exc), exc, outcome))  # type: ignore[arg-type]
+    error = _stop_error(run, item, index, exc)
     detail = resume.stop_detail(step.direction, done, statement.text, len(item.statements))
+    interrupted = isinstance(error, RunInterruptedError)
     kind = EventKind.INTERRUPTED if interrupted else EventKind.failed(step.direction)
-    record_failure(run, Event(kind, run.actor, step.migration, seconds, error.message, detail))
-    hint = (f"fix the cause, then `archon-plan repair --retry {step.migration.label}` "
-            f"resumes at statement {index + 1}")
-    if interrupted:
-        raise RunInterruptedError(f"interrupted during {step.migration.label}", hint) from None
-    raise MigrationFailedError(error.message, hint) from exc
+    text = f"{error.location}: interrupted" if interrupted else error.message
+    record_failure(run, Event(kind, run.actor, step.migration, seconds, text, detail))
+    raise error from (None if interrupted else exc)
+
+
+def _stop_error(
+    run: Run, item: Prepared, index: int, exc: BaseException
+) -> MigrationFailedError | RunInterruptedError:
+    """Statements 1..index stay committed; the one after them failed, was interrupted, or,
+    when the connection broke, may have committed too."""
+    step, statement, count = item.step, item.statements[index], len(item.statements)
+    retry = f"`archon-plan repair --retry {step.migration.label}` resumes at statement {index + 1}"
+    if not isinstance(exc, psycopg.Error):  # KeyboardInterrupt
+        return RunInterruptedError(
+            migration=step.migration.label, direction=step.direction.value,
+            location=parse.location(step.sql, statement.offset), outcome=Outcome.PARTLY_COMMITTED,
+            committed=index, statements=count, advice=retry)
+    located = batch.locate_alone(statement, exc)
+    if run.conn.broken:
+        advice = f"`archon-plan status` shows whether the failure was recorded; if it was, {retry}"
+        return batch.failure(step, *located, exc, Outcome.UNKNOWN, index, count, advice)
+    return batch.failure(step, *located, exc, Outcome.PARTLY_COMMITTED, index, count,
+                         f"fix the cause, then {retry}")
 
 
 def drop_invalid_index(conn: psycopg.Connection[tuple[object, ...]], name: str) -> bool:

@@ -20,7 +20,7 @@ from psycopg import pq, sql
 from psycopg.pq.abc import PGresult
 
 from ..core.model import Direction, Event, Migration, Settings, Step
-from ..errors import MigrationFailedError
+from ..errors import MigrationFailedError, Outcome
 from ..sql import parse
 from . import events, tracker
 
@@ -172,15 +172,17 @@ def failure(
     offset: int | None,
     in_sql: bool,
     exc: psycopg.Error,
-    outcome: str = "rolled back, earlier migrations are kept",
+    outcome: Outcome = Outcome.ROLLED_BACK,
+    committed: int | None = None,
+    statements: int | None = None,
+    advice: str | None = None,
 ) -> MigrationFailedError:
+    """The error of a failed step: where it failed, PostgreSQL's diagnostics, what is left."""
     diag = exc.diag
-    where = parse.where(step.sql, offset)
-    what = "SQL" if in_sql else "setup or tracking row"
-    primary = (diag.message_primary or str(exc)).strip()
-    message = (
-        f"{where}: {step.direction.value} of {step.migration.label} failed in its {what}: "
-        f"{diag.sqlstate or '?'} {primary}; {outcome}"
+    return MigrationFailedError(
+        migration=step.migration.label, direction=step.direction.value,
+        location=parse.location(step.sql, offset), sqlstate=diag.sqlstate,
+        primary=(diag.message_primary or " ".join(str(exc).split())).strip(),  # no diag: connection lost
+        detail=diag.message_detail, hint=diag.message_hint, in_sql=in_sql, outcome=outcome,
+        committed=committed, statements=statements, advice=advice,
     )
-    extra = [text for text in (diag.message_detail, diag.message_hint) if text]
-    return MigrationFailedError(message, " ".join(extra) or None)

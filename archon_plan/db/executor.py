@@ -19,6 +19,7 @@ from ..core.model import NOBODY, Actor, Event, EventKind, Migration, Plan, Setti
 from ..errors import (
     ManifestError,
     MigrationFailedError,
+    Outcome,
     Problem,
     RefusedError,
     RunInterruptedError,
@@ -143,16 +144,25 @@ def _run_step(run: Run, item: Prepared) -> None:
             conn.execute("ROLLBACK")
         refuse_changed_session(run, step.migration, exc)
         lock_not_available = isinstance(exc, psycopg.errors.LockNotAvailable)
-        raise _Failed(batch.failure(step, *batch.locate(message, cursor.completed, exc), exc),
-                      lock_not_available) from exc
+        raise _Failed(_failure(run, item, message, cursor.completed, exc), lock_not_available) from exc
     except KeyboardInterrupt:
         record_failure(run, Event(EventKind.INTERRUPTED, run.actor, step.migration, 0.0, "Ctrl-C"))
-        raise RunInterruptedError(
-            f"interrupted during {step.direction.value} of {step.migration.label}; "
-            "it was rolled back, earlier migrations are kept"
-        ) from None
+        raise RunInterruptedError(migration=step.migration.label, direction=step.direction.value,
+                                  location=parse.location(step.sql, None)) from None
     finally:
         cursor.close()
+
+
+def _failure(
+    run: Run, item: Prepared, message: batch.Batch, completed: int | None, exc: psycopg.Error
+) -> MigrationFailedError:
+    """A failed message rolled back, unless the connection broke: then its COMMIT may have
+    happened before the answer was lost, and only the tracking row can tell."""
+    located = batch.locate(message, completed, exc)
+    if not run.conn.broken:
+        return batch.failure(item.step, *located, exc)
+    advice = "`archon-plan status` shows whether it committed: its tracking row commits with it"
+    return batch.failure(item.step, *located, exc, Outcome.UNKNOWN, advice=advice)
 
 
 def refuse_changed_session(run: Run, migration: Migration, exc: psycopg.Error) -> None:
