@@ -446,7 +446,8 @@ _SETUP = "CREATE SCHEMA other;\nCREATE TABLE one_row (id int);\nINSERT INTO one_
 
 
 @pytest.mark.parametrize(("setup", "run"), [
-    (_SETUP + "PREPARE p AS SELECT set_config('search_path', 'other', false);\n",
+    # PREPARE in the same file: a prepared statement no longer outlives its migration
+    (_SETUP, "PREPARE p AS SELECT set_config('search_path', 'other', false);\n"
      "CREATE TABLE probe AS EXECUTE p;\n"),
     (_SETUP + "CREATE VIEW v AS SELECT set_config('search_path', 'other', false) AS s;\n",
      "CREATE TABLE probe AS SELECT * FROM v;\n"),

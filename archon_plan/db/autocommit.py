@@ -14,7 +14,7 @@ from ..core.model import Direction, Event, EventKind
 from ..errors import MigrationFailedError, Outcome, RunInterruptedError
 from ..sql import parse
 from . import batch, events
-from .executor import Prepared, Run, record_failure, refuse_changed_session
+from .executor import Prepared, Run, record_failure, refuse_lost_session
 
 
 def run_autocommit(run: Run, item: Prepared, start: int = 0) -> None:
@@ -26,7 +26,7 @@ def run_autocommit(run: Run, item: Prepared, start: int = 0) -> None:
     try:
         conn.execute(run.composer.setup(step.migration, local=False).encode())
     except psycopg.Error as exc:
-        refuse_changed_session(run, step.migration, exc)
+        refuse_lost_session(run, step.migration, exc)
         raise
     for index in range(start, len(item.statements)):
         statement = item.statements[index]
@@ -57,6 +57,9 @@ def _not_recorded(run: Run, item: Prepared, exc: psycopg.Error) -> NoReturn:
     error = batch.failure(step, None, False, exc, outcome, count, count, advice)
     record_failure(run, Event(EventKind.failed(step.direction), run.actor, step.migration, 0.0,
                               error.message))
+    refuse_lost_session(run, step.migration, exc, f"its {count} statement(s) committed, its "
+                        f"tracking row did not; then `archon-plan repair {step.migration.label} "
+                        f"{mark}` records it")
     raise error from exc
 
 

@@ -22,11 +22,14 @@ from psycopg.pq.abc import PGresult
 from ..core.model import Direction, Event, Migration, Settings, Step
 from ..errors import MigrationFailedError, Outcome
 from ..sql import parse
-from . import events, tracker
+from . import events, lock, tracker
 
 # An unknown setting makes current_setting() fail with this name in the message: the
 # one way plain SQL can stop a message early without creating a function.
 SESSION_GUARD = "archon_plan.session_changed"
+# Likewise when the session no longer holds the migration lock: a migration that called
+# pg_advisory_unlock_all() (or DISCARD ALL) would let a second runner in.
+LOCK_GUARD = "archon_plan.migration_lock_lost"
 _SEPARATOR = "\n;\n"
 _BEGIN = "BEGIN;\n"
 # A file's SET, even one run by a function through EXECUTE, must neither reach the recording
@@ -34,7 +37,10 @@ _BEGIN = "BEGIN;\n"
 # migration; RESET is transactional, and RESET ALL leaves role and authorization alone.
 # Always: a view, a trigger, an operator, a cast or `CREATE TABLE ... AS EXECUTE` can run
 # code that SETs, which no reading of the file can rule out; they cost no round trip.
-RESET = "RESET ALL;\nRESET ROLE;\nRESET SESSION AUTHORIZATION"
+# The rest of the session goes too, so each migration starts from a clean one: a temp table
+# left by one would capture the next one's unqualified INSERT, a PREPAREd name would clash.
+RESET = ("RESET ALL;\nRESET ROLE;\nRESET SESSION AUTHORIZATION;\n"
+         "DISCARD TEMP;\nDEALLOCATE ALL;\nCLOSE ALL;\nUNLISTEN *")
 
 
 @dataclass(frozen=True)
@@ -92,22 +98,41 @@ class Composer:
                 "1s" if self._cursor.connection.info.server_version >= 140000 else None,
         }
         names = tuple(name for name, value in values.items() if value is not None)
-        return self.bind(_setup_template(names, local), {**values, "backend_pid": self._backend_pid})
+        return self.bind(_setup_template(names, local), {**values, **self._guarded()})
 
     def record(self, step: Step, event: Event) -> str:
-        """The statement that ends a migration's message: its tracking row and event."""
+        """The statements that end a migration's message: the lock check, then its tracking
+        row and event."""
         values = {**tracker.migration_values(self._settings, step.migration),
                   **events.event_values(self._settings, event)}
         if step.direction is Direction.APPLY:
             scan = tracker.names_table(self._settings, step.migration)
-            return self.bind(tracker.applied_template(self._settings, scan, True), values)
-        return self.bind(tracker.reverted_template(self._settings, True), values)
+            recording = tracker.applied_template(self._settings, scan, True)
+        else:
+            recording = tracker.reverted_template(self._settings, True)
+        return self.bind(_LOCK_CHECK, self._guarded()) + "\n;\n" + self.bind(recording, values)
+
+    def _guarded(self) -> dict[str, object]:
+        return {"backend_pid": self._backend_pid, "lock_key": lock.lock_key(self._settings)}
+
+
+
+# Whether this session holds the migration lock: the advisory lock of lock.lock_key, in this
+# database (advisory locks of other databases are other locks).
+_LOCK_HELD = sql.SQL("""EXISTS (SELECT FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted
+    AND pid = pg_catalog.pg_backend_pid() AND objsubid = 1
+    AND ((classid::bigint << 32) | objid::bigint) = %(lock_key)s
+    AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()))""")
+_LOCK_CHECK = sql.SQL("SELECT CASE WHEN NOT {} THEN pg_catalog.current_setting({}) END").format(
+    _LOCK_HELD, sql.Literal(LOCK_GUARD))
 
 
 @functools.lru_cache(maxsize=16)
 def _setup_template(names: tuple[str, ...], local: bool) -> sql.Composed:
     items = [sql.SQL("CASE WHEN pg_catalog.pg_backend_pid() <> %(backend_pid)s "
-                     "THEN pg_catalog.current_setting({}) END").format(sql.Literal(SESSION_GUARD))]
+                     "THEN pg_catalog.current_setting({}) END").format(sql.Literal(SESSION_GUARD)),
+             sql.SQL("CASE WHEN NOT {} THEN pg_catalog.current_setting({}) END").format(
+                 _LOCK_HELD, sql.Literal(LOCK_GUARD))]
     items += [sql.SQL("pg_catalog.set_config({}, {}, {})").format(
         sql.Literal(name), sql.Placeholder(name), sql.Literal(local)) for name in names]
     return sql.SQL("SELECT ") + sql.SQL(", ").join(items)

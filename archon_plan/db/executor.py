@@ -142,7 +142,7 @@ def _run_step(run: Run, item: Prepared) -> None:
     except psycopg.Error as exc:
         if conn.info.transaction_status == pq.TransactionStatus.INERROR:  # an explicit BEGIN failed
             conn.execute("ROLLBACK")
-        refuse_changed_session(run, step.migration, exc)
+        refuse_lost_session(run, step.migration, exc)
         lock_not_available = isinstance(exc, psycopg.errors.LockNotAvailable)
         raise _Failed(_failure(run, item, message, cursor.completed, exc), lock_not_available) from exc
     except KeyboardInterrupt:
@@ -165,15 +165,25 @@ def _failure(
     return batch.failure(item.step, *located, exc, Outcome.UNKNOWN, advice=advice)
 
 
-def refuse_changed_session(run: Run, migration: Migration, exc: psycopg.Error) -> None:
-    if batch.SESSION_GUARD not in (exc.diag.message_primary or ""):
-        return
-    raise RefusedError(
-        f"the database session changed since the migration lock was taken (backend "
-        f"{run.backend_pid}): a transaction-mode pooler is in the way; nothing of "
-        f"{migration.label} was applied",
-        "connect directly (Supabase: db.<ref>.supabase.co:5432) or through a session pooler",
-    ) from None
+def refuse_lost_session(run: Run, migration: Migration, exc: psycopg.Error,
+                        left: str | None = None) -> None:
+    """Stop the run when a guard of the message found the session changed or the lock gone;
+    `left` says what of the migration stayed, when something did."""
+    primary = exc.diag.message_primary or ""
+    what = f"{migration.label}: {left}" if left else f"nothing of {migration.label} was applied"
+    if batch.SESSION_GUARD in primary:
+        raise RefusedError(
+            f"the database session changed since the migration lock was taken (backend "
+            f"{run.backend_pid}): a transaction-mode pooler is in the way; {what}",
+            "connect directly (Supabase: db.<ref>.supabase.co:5432) or through a session pooler",
+        ) from None
+    if batch.LOCK_GUARD in primary:
+        raise RefusedError(
+            "the session no longer holds the migration lock, so another runner could start: "
+            f"the run stops here; {what}",
+            "a migration must not release advisory locks (pg_advisory_unlock_all(), DISCARD ALL): "
+            "remove that statement, then run it again",
+        ) from None
 
 
 @contextmanager
