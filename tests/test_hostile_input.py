@@ -392,6 +392,7 @@ def big_project(tmp_path_factory: pytest.TempPathFactory) -> BigProject:
     return BigProject(root, blocks)
 
 
+@pytest.mark.slow
 def test_ten_thousand_entries_show_and_check_within_a_minute(big_project: BigProject) -> None:
     (big_project.root / "valid.toml").write_text("".join(big_project.blocks), encoding="utf-8")
     for command in ("show", "check"):
@@ -404,6 +405,7 @@ def test_ten_thousand_entries_show_and_check_within_a_minute(big_project: BigPro
         assert seconds < 60, f"{command} took {seconds:.1f}s"
 
 
+@pytest.mark.slow
 def test_ten_thousand_entries_with_one_broken_name_that_entry_and_apply_changes_nothing(
     big_project: BigProject, database_url: str, db: Conn
 ) -> None:
@@ -567,25 +569,35 @@ def _load_and_build(manifest: bytes) -> None:
 
 # No shrinking: with these strategies it can take minutes; the failing example is printed as drawn.
 FUZZ_SETTINGS = settings(
-    max_examples=200, deadline=None, database=None, phases=(Phase.explicit, Phase.generate),
+    deadline=None, database=None, phases=(Phase.explicit, Phase.generate),
     suppress_health_check=[HealthCheck.too_slow],
 )
+# A few examples in every run, the full 200 in CI's slow set.
+EXAMPLES = [pytest.param(20, id="20-examples"), pytest.param(200, id="200-examples", marks=pytest.mark.slow)]
 
 
-@FUZZ_SETTINGS
-@given(document=documents)
-@example(document={"migration": [{"version": "0.1.0", "file": "m/001_a.sql\x00"}]})
-@example(document={"migration": [{"version": "0.1.0", "file": "m/001_a.sql", "rollback": "m/\x00"}]})
+@pytest.mark.parametrize("examples", EXAMPLES)
 def test_any_toml_manifest_loads_or_raises_an_archon_plan_error_never_anything_else(
-    document: dict[str, Any],
+    examples: int,
 ) -> None:
-    _load_and_build(_toml(document))
+    @settings(FUZZ_SETTINGS, max_examples=examples)
+    @given(document=documents)
+    @example(document={"migration": [{"version": "0.1.0", "file": "m/001_a.sql\x00"}]})
+    @example(document={"migration": [{"version": "0.1.0", "file": "m/001_a.sql", "rollback": "m/\x00"}]})
+    def trial(document: dict[str, Any]) -> None:
+        _load_and_build(_toml(document))
+
+    trial()
 
 
-@FUZZ_SETTINGS
-@given(manifest=raw_texts)
-@example(manifest=b'[[migration]]\nversion = "0.1.0"\nfile = "m/001_a.sql"\n' + DEEP[0].encode())
+@pytest.mark.parametrize("examples", EXAMPLES)
 def test_any_bytes_as_a_manifest_load_or_raise_an_archon_plan_error_never_anything_else(
-    manifest: bytes,
+    examples: int,
 ) -> None:
-    _load_and_build(manifest)
+    @settings(FUZZ_SETTINGS, max_examples=examples)
+    @given(manifest=raw_texts)
+    @example(manifest=b'[[migration]]\nversion = "0.1.0"\nfile = "m/001_a.sql"\n' + DEEP[0].encode())
+    def trial(manifest: bytes) -> None:
+        _load_and_build(manifest)
+
+    trial()
