@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -45,3 +46,18 @@ def tracking_rows(conn: psycopg.Connection[tuple[object, ...]]) -> list[tuple[st
             "SELECT version, migration_name FROM public.archon_migrations ORDER BY version, migration_name"
         )
     ]
+
+
+@dataclass
+class FakeClock:
+    """Stands in for time.monotonic and time.sleep: a sleep moves the clock on at once."""
+
+    now: float = 0.0
+    slept: list[float] = field(default_factory=list)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds

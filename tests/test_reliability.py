@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +20,7 @@ from archon_plan.core.model import Actor, Manifest
 from archon_plan.db import connection, executor, lock, state, tracker
 from archon_plan.errors import ExitCode, MigrationFailedError, RefusedError
 from archon_plan.project.manifest import load_manifest
-from tests.helpers import entry, table_exists, tracking_rows, write_project
+from tests.helpers import FakeClock, entry, table_exists, tracking_rows, write_project
 from tests.test_executor import Recorder
 
 Conn = psycopg.Connection[tuple[object, ...]]
@@ -272,7 +271,7 @@ def apply_in_process(database_url: str, loaded: Manifest) -> Recorder:
 
 
 def test_lock_not_available_is_retried_then_fails_with_every_try_logged(
-    tmp_path: Path, database_url: str, db: Conn
+    tmp_path: Path, database_url: str, db: Conn, fake_clock: FakeClock
 ) -> None:
     db.execute("CREATE TABLE busy (id int)")
     loaded = lock_blocked_project(tmp_path, retries=2)
@@ -282,16 +281,24 @@ def test_lock_not_available_is_retried_then_fails_with_every_try_logged(
             apply_in_process(database_url, loaded)
     assert [e for e, _ in events(db)] == ["retry", "retry", "apply-failed"]
     assert tracking_rows(db) == []
+    # Before retry n: 0.5 * 2**n seconds, times a jitter of 0.5 to 1.5.
+    jitters = [delay / (0.5 * 2**n) for n, delay in enumerate(fake_clock.slept, 1)]
+    assert len(jitters) == 2 and all(0.5 <= j <= 1.5 for j in jitters), fake_clock.slept
 
 
 def test_lock_not_available_succeeds_once_the_lock_is_released(
-    tmp_path: Path, database_url: str, db: Conn
+    tmp_path: Path, database_url: str, db: Conn, fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db.execute("CREATE TABLE busy (id int)")
     loaded = lock_blocked_project(tmp_path, retries=5)
     holder = psycopg.connect(database_url)
     holder.execute("LOCK TABLE busy IN ACCESS SHARE MODE")
-    threading.Timer(1.0, holder.close).start()  # the other session finishes its work
+
+    def back_off(seconds: float) -> None:  # the other session finishes its work meanwhile
+        fake_clock.sleep(seconds)
+        holder.close()
+
+    monkeypatch.setattr(executor, "sleep", back_off)
     recorder = apply_in_process(database_url, loaded)
     assert recorder.finished == ["0.1.0/001_alter"]
     assert any("lock not available; retry 1" in n for n in recorder.notices)
