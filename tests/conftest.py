@@ -15,6 +15,8 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from tests.helpers import FakeClock
+
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "archon-v1"
 
 
@@ -61,3 +63,15 @@ def db(database_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
     """An autocommit connection to the test's database, for setting up and inspecting."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture
+def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The lock's wait and the retry backoff on a fake clock: what they sleep is recorded, not slept."""
+    from archon_plan.db import executor, lock
+
+    clock = FakeClock()
+    monkeypatch.setattr(lock, "monotonic", clock.monotonic)
+    monkeypatch.setattr(lock, "sleep", clock.sleep)
+    monkeypatch.setattr(executor, "sleep", clock.sleep)
+    return clock

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import subprocess
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from unittest import mock
 
 import psycopg
 
@@ -45,3 +51,37 @@ def tracking_rows(conn: psycopg.Connection[tuple[object, ...]]) -> list[tuple[st
             "SELECT version, migration_name FROM public.archon_migrations ORDER BY version, migration_name"
         )
     ]
+
+
+def run_in_process(
+    argv: Sequence[str], cwd: Path, env: Mapping[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """`archon-plan ARGV` as archon_plan.cli.main in this process, in cwd with exactly env.
+
+    What a subprocess would give (exit code, stdout, stderr) without starting a Python for
+    each command; the few tests that prove the real executable still start one."""
+    from archon_plan.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with (mock.patch.dict(os.environ, env, clear=True), contextlib.chdir(cwd),
+          contextlib.redirect_stdout(out), contextlib.redirect_stderr(err)):
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:  # argparse: --version, --help and usage errors
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    return subprocess.CompletedProcess(list(argv), code, out.getvalue(), err.getvalue())
+
+
+@dataclass
+class FakeClock:
+    """Stands in for time.monotonic and time.sleep: a sleep moves the clock on at once."""
+
+    now: float = 0.0
+    slept: list[float] = field(default_factory=list)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds

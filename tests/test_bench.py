@@ -72,6 +72,7 @@ def test_log_entries_are_split_per_message_and_filtered_by_database() -> None:
     assert len(_messages(log, None)) == 3
 
 
+@pytest.mark.slow  # a whole benchmark run: seconds; CI runs it with -m slow
 def test_benchmark_at_twenty_migrations_reports_every_figure(
     server_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,4 +1,5 @@
-"""The `archon-plan` command line end to end: every command in a subprocess, on a real PostgreSQL."""
+"""The `archon-plan` command line end to end on a real PostgreSQL: each command through cli.main,
+and the executable itself (python -m, the console script, exit codes, imports) in a subprocess."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ import psycopg
 import pytest
 
 import archon_plan
-from tests.helpers import entry, table_exists, tracking_rows, write_project
+from tests.helpers import entry, run_in_process, table_exists, tracking_rows, write_project
 
 Conn = psycopg.Connection[tuple[object, ...]]
 
 ROOT = Path(__file__).resolve().parents[1]
 CONSOLE_SCRIPT = Path(sys.executable).parent / "archon-plan"
+PYTHON_M = (sys.executable, "-m", "archon_plan")
 # Nothing listens on port 1: a command that needs the database fails fast there.
 BOGUS_URL = "postgresql://nobody@127.0.0.1:1/nowhere"
 DATABASE_VARIABLES = (
@@ -60,14 +62,17 @@ def clean_env() -> dict[str, str]:
 
 def run(
     cwd: Path, *args: str, manifest: Path | None = None, database_url: str | None = None,
-    program: tuple[str, ...] = (sys.executable, "-m", "archon_plan"),
+    program: tuple[str, ...] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    command = [*program]
+    """The command through cli.main in this process; with program, through that executable."""
+    command = []
     if manifest is not None:
         command += ["--manifest", str(manifest)]
     if database_url is not None:
         command += ["--database-url", database_url]
-    return subprocess.run([*command, *args], cwd=cwd, env=clean_env(), capture_output=True,
+    if program is None:
+        return run_in_process([*command, *args], cwd, clean_env())
+    return subprocess.run([*program, *command, *args], cwd=cwd, env=clean_env(), capture_output=True,
                           text=True, timeout=120, check=False)
 
 
@@ -129,7 +134,7 @@ def test_python_m_and_the_console_script_both_run_the_cli(tmp_path: Path) -> Non
     manifest = project(tmp_path)
     assert CONSOLE_SCRIPT.is_file(), f"{CONSOLE_SCRIPT} is not installed"
     outputs = []
-    for program in ((sys.executable, "-m", "archon_plan"), (str(CONSOLE_SCRIPT),)):
+    for program in (PYTHON_M, (str(CONSOLE_SCRIPT),)):
         version = run(tmp_path, "--version", program=program)
         assert_ok(version)
         assert version.stdout.strip() == f"archon-plan {archon_plan.__version__}"
@@ -158,7 +163,8 @@ def test_the_executable_runs_without_the_cyclic_collector_and_main_leaves_it_alo
 
 def test_missing_manifest_exits_4_naming_the_path(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.toml"
-    result = run(tmp_path, "status", manifest=missing, database_url=BOGUS_URL)
+    # Through the real executable: its exit code and stderr, without a traceback.
+    result = run(tmp_path, "status", manifest=missing, database_url=BOGUS_URL, program=PYTHON_M)
     assert_error(result, 4, str(missing), "manifest not found")
 
 

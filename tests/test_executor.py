@@ -22,7 +22,7 @@ from archon_plan.errors import (
     RefusedError,
 )
 from archon_plan.project.loader import load_manifest
-from tests.helpers import entry, table_exists, tracking_rows, write_project
+from tests.helpers import FakeClock, entry, table_exists, tracking_rows, write_project
 
 Conn = psycopg.Connection[tuple[object, ...]]
 
@@ -386,7 +386,7 @@ def test_rows_a_file_inserts_for_itself_are_not_duplicated(
 
 
 def test_lock_held_by_another_runner_times_out_naming_the_holder(
-    tmp_path: Path, database_url: str, db: Conn
+    tmp_path: Path, database_url: str, db: Conn, fake_clock: FakeClock
 ) -> None:
     from archon_plan.db import lock
 
@@ -398,6 +398,7 @@ def test_lock_held_by_another_runner_times_out_naming_the_holder(
     with connect(database_url) as conn, pytest.raises(LockTimeoutError, match="other-runner"):
         executor.apply(conn, settings, graph, Recorder())
     assert not table_exists(db, "public.archon_migrations")
+    assert fake_clock.slept == [lock.POLL_INTERVAL_S] * 3  # polled at 0, 0.2 and 0.4 s; 0.6 s is past
 
 
 def test_custom_tracking_table_in_its_own_schema(tmp_path: Path, database_url: str, db: Conn) -> None:

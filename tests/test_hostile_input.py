@@ -1,8 +1,9 @@
 """Hostile input: broken manifests, files and names are refused cleanly, and the database is left alone.
 
-Every case goes through the real command line in a subprocess (`check` with no usable database,
-`apply` against the test's fresh database): exit code 4, no traceback, one short error that
-points at the manifest line or the file:line:column, and not one object created in the database.
+Every case goes through the command line (`check` with no usable database, `apply` against the
+test's fresh database): exit code 4, no traceback, one short error that points at the manifest
+line or the file:line:column, and not one object created in the database. Commands run through
+cli.main in the test's process; the cases that once crashed run the real executable.
 Two hypothesis tests then throw random manifests (TOML documents, raw bytes) at the loader and
 the graph: they either load or raise archon-plan's own errors, never anything else.
 """
@@ -30,7 +31,7 @@ from archon_plan.core.graph import build_graph
 from archon_plan.errors import ArchonPlanError, ExitCode
 from archon_plan.project.loader import load_manifest
 from archon_plan.project.manifest import read_manifest
-from tests.helpers import table_exists, tracking_rows
+from tests.helpers import run_in_process, table_exists, tracking_rows
 
 Conn = psycopg.Connection[tuple[object, ...]]
 
@@ -51,31 +52,20 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in DATABASE_VARIABLES}
 
 
-def _command(args: tuple[str, ...], database_url: str | None) -> list[str]:
-    command = [sys.executable, "-m", "archon_plan", *args]
-    return [*command, "--database-url", database_url] if database_url is not None else command
+def _arguments(args: tuple[str, ...], database_url: str | None) -> list[str]:
+    return [*args, "--database-url", database_url] if database_url is not None else [*args]
 
 
-def cli(cwd: Path, *args: str, database_url: str | None = None) -> subprocess.CompletedProcess[str]:
-    """`python -m archon_plan ARGS` in cwd, reading cwd/migrations.toml unless told otherwise."""
-    return subprocess.run(_command(args, database_url), cwd=cwd, env=clean_env(), capture_output=True,
-                          text=True, errors="replace", timeout=180, check=False)
-
-
-def cli_together(
-    cwd: Path, *runs: tuple[tuple[str, ...], str | None]
-) -> list[subprocess.CompletedProcess[str]]:
-    """Several independent commands at once (`check` needs no database): half the wall time."""
-    started = [
-        (args, subprocess.Popen(_command(args, url), cwd=cwd, env=clean_env(), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, errors="replace"))
-        for args, url in runs
-    ]
-    results = []
-    for args, process in started:
-        stdout, stderr = process.communicate(timeout=180)
-        results.append(subprocess.CompletedProcess(list(args), process.returncode, stdout, stderr))
-    return results
+def cli(
+    cwd: Path, *args: str, database_url: str | None = None, process: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`archon-plan ARGS` in cwd, reading cwd/migrations.toml unless told otherwise: through
+    cli.main in this process, or with process, through `python -m archon_plan`."""
+    arguments = _arguments(args, database_url)
+    if not process:
+        return run_in_process(arguments, cwd, clean_env())
+    return subprocess.run([sys.executable, "-m", "archon_plan", *arguments], cwd=cwd, env=clean_env(),
+                          capture_output=True, text=True, errors="replace", timeout=180, check=False)
 
 
 def refusal_problems(
@@ -179,6 +169,7 @@ class Case:
     check: bool = True  # also run `check` (no database)
     apply_args: tuple[str, ...] = ()
     seed: bool = False  # a table `y` exists beforehand and must survive
+    process: bool = False  # through the real executable: exit code and stderr end to end
 
 
 CASES = [
@@ -187,7 +178,7 @@ CASES = [
          ("migrations.toml", "invalid TOML", "line 9")),
     Case("manifest_not_utf8", b"\xff\xfe" + FIRST.encode(), ("migrations.toml", "cannot read manifest")),
     Case("toml_nested_2000_deep", FIRST + "description = " + "[" * 2000 + "]" * 2000 + "\n",
-         ("migrations.toml", "invalid TOML")),  # once a RecursionError, exit 1
+         ("migrations.toml", "invalid TOML"), process=True),  # once a RecursionError, exit 1
     Case("settings_and_migration_of_the_wrong_kind", 'settings = 3\nmigration = "x"\n',
          ("migrations.toml", "[settings] must be a table", "must be an array of tables")),
     Case("migration_items_not_tables", "migration = [1, 2]\n",
@@ -264,7 +255,7 @@ CASES = [
     Case("symlink_loop_of_two", FIRST, ("migrations.toml:3: migration #1", "m/001_a.sql"),
          setup=_symlink_loop),
     Case("nul_byte_in_file_path", block("m/001_a.sql\\u0000"),
-         ("migrations.toml:3: migration #1",)),  # once a ValueError, exit 1
+         ("migrations.toml:3: migration #1",), process=True),  # once a ValueError, exit 1
     Case("nul_byte_in_rollback_path", block("m/001_a.sql", 'rollback = "m/rollbacks/\\u0000.sql"'),
          ("migrations.toml:4: migration #1",)),  # likewise
     # Names.
@@ -329,7 +320,8 @@ def test_bad_input_exits_4_with_a_short_located_error_and_leaves_the_database_un
     if case.check:  # check never needs a database: one that cannot be reached must not matter
         runs.append((("check",), BOGUS_URL))
     failures = []
-    for result in cli_together(root, *runs):
+    for args, url in runs:
+        result = cli(root, *args, database_url=url, process=case.process)
         failures += refusal_problems(result, ExitCode.INVALID, case.names)
     if relations(db) != expected:
         failures.append(f"apply changed the database: {sorted(relations(db) - expected)}")
@@ -393,11 +385,13 @@ def big_project(tmp_path_factory: pytest.TempPathFactory) -> BigProject:
     return BigProject(root, blocks)
 
 
+@pytest.mark.slow
 def test_ten_thousand_entries_show_and_check_within_a_minute(big_project: BigProject) -> None:
     (big_project.root / "valid.toml").write_text("".join(big_project.blocks), encoding="utf-8")
     for command in ("show", "check"):
         started = time.monotonic()
-        result = cli(big_project.root, "--manifest", "valid.toml", command, database_url=BOGUS_URL)
+        result = cli(big_project.root, "--manifest", "valid.toml", command, database_url=BOGUS_URL,
+                     process=True)  # cold, as a deploy runs it
         seconds = time.monotonic() - started
         assert result.returncode == 0, result.stderr[:2000]
         assert "Traceback" not in result.stderr
@@ -405,6 +399,7 @@ def test_ten_thousand_entries_show_and_check_within_a_minute(big_project: BigPro
         assert seconds < 60, f"{command} took {seconds:.1f}s"
 
 
+@pytest.mark.slow
 def test_ten_thousand_entries_with_one_broken_name_that_entry_and_apply_changes_nothing(
     big_project: BigProject, database_url: str, db: Conn
 ) -> None:
@@ -417,7 +412,7 @@ def test_ten_thousand_entries_with_one_broken_name_that_entry_and_apply_changes_
              "did you mean 'version'?")
     for args, url in ((("check",), BOGUS_URL), (("apply",), database_url)):
         started = time.monotonic()
-        result = cli(big_project.root, "--manifest", "broken.toml", *args, database_url=url)
+        result = cli(big_project.root, "--manifest", "broken.toml", *args, database_url=url, process=True)
         assert time.monotonic() - started < 60
         assert_refused(result, ExitCode.INVALID, names)
         assert len(result.stderr) < 2000, "one broken entry should not flood the terminal"
@@ -568,25 +563,35 @@ def _load_and_build(manifest: bytes) -> None:
 
 # No shrinking: with these strategies it can take minutes; the failing example is printed as drawn.
 FUZZ_SETTINGS = settings(
-    max_examples=200, deadline=None, database=None, phases=(Phase.explicit, Phase.generate),
+    deadline=None, database=None, phases=(Phase.explicit, Phase.generate),
     suppress_health_check=[HealthCheck.too_slow],
 )
+# A few examples in every run, the full 200 in CI's slow set.
+EXAMPLES = [pytest.param(20, id="20-examples"), pytest.param(200, id="200-examples", marks=pytest.mark.slow)]
 
 
-@FUZZ_SETTINGS
-@given(document=documents)
-@example(document={"migration": [{"version": "0.1.0", "file": "m/001_a.sql\x00"}]})
-@example(document={"migration": [{"version": "0.1.0", "file": "m/001_a.sql", "rollback": "m/\x00"}]})
+@pytest.mark.parametrize("examples", EXAMPLES)
 def test_any_toml_manifest_loads_or_raises_an_archon_plan_error_never_anything_else(
-    document: dict[str, Any],
+    examples: int,
 ) -> None:
-    _load_and_build(_toml(document))
+    @settings(FUZZ_SETTINGS, max_examples=examples)
+    @given(document=documents)
+    @example(document={"migration": [{"version": "0.1.0", "file": "m/001_a.sql\x00"}]})
+    @example(document={"migration": [{"version": "0.1.0", "file": "m/001_a.sql", "rollback": "m/\x00"}]})
+    def trial(document: dict[str, Any]) -> None:
+        _load_and_build(_toml(document))
+
+    trial()
 
 
-@FUZZ_SETTINGS
-@given(manifest=raw_texts)
-@example(manifest=b'[[migration]]\nversion = "0.1.0"\nfile = "m/001_a.sql"\n' + DEEP[0].encode())
+@pytest.mark.parametrize("examples", EXAMPLES)
 def test_any_bytes_as_a_manifest_load_or_raise_an_archon_plan_error_never_anything_else(
-    manifest: bytes,
+    examples: int,
 ) -> None:
-    _load_and_build(manifest)
+    @settings(FUZZ_SETTINGS, max_examples=examples)
+    @given(manifest=raw_texts)
+    @example(manifest=b'[[migration]]\nversion = "0.1.0"\nfile = "m/001_a.sql"\n' + DEEP[0].encode())
+    def trial(manifest: bytes) -> None:
+        _load_and_build(manifest)
+
+    trial()

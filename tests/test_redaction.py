@@ -14,7 +14,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from archon_plan.db.connection import Target, redact, resolve_target
 from archon_plan.errors import DatabaseError, ExitCode, RefusedError
-from tests.helpers import entry, write_project
+from tests.helpers import entry, run_in_process, write_project
 
 DATABASE_VARIABLES = (
     "ARCHON_DATABASE_URL", "DATABASE_URL", "SUPABASE_DB_URL", "SUPABASE_URL",
@@ -51,12 +51,15 @@ def project(tmp_path: Path) -> Path:
 
 
 def status(
-    tmp_path: Path, *flags: str, env: dict[str, str] | None = None, fmt: str = "text"
+    tmp_path: Path, *flags: str, env: dict[str, str] | None = None, fmt: str = "text", process: bool = False
 ) -> subprocess.CompletedProcess[str]:
+    """`status` through cli.main in this process; with process, through `python -m archon_plan`."""
     manifest = project(tmp_path)
-    command = [sys.executable, "-m", "archon_plan", "--manifest", str(manifest), *flags,
-               "status", "--format", fmt]
-    return subprocess.run(command, cwd=tmp_path, env=env if env is not None else clean_env(),
+    arguments = ["--manifest", str(manifest), *flags, "status", "--format", fmt]
+    env = env if env is not None else clean_env()
+    if not process:
+        return run_in_process(arguments, tmp_path, env)
+    return subprocess.run([sys.executable, "-m", "archon_plan", *arguments], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -101,11 +104,12 @@ def test_url_from_the_environment_is_redacted_and_its_source_named(
 
 
 def test_url_from_a_dotenv_file_is_redacted(tmp_path: Path) -> None:
+    """End to end, through the real executable: a .env file, libpq's error and a traceback."""
     (tmp_path / ".env").write_text(
         "# local settings\nDATABASE_URL=postgresql://user:s3cretPW@127.0.0.1:1/db\n", encoding="utf-8"
     )
     for flags in ((), ("--traceback",)):
-        result = status(tmp_path, *flags)
+        result = status(tmp_path, *flags, process=True)
         assert_unreachable_without(result, (PASSWORD,))
         assert "(DATABASE_URL)" in result.stderr  # proves the .env file was read
 

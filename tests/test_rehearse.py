@@ -297,6 +297,7 @@ def test_server_where_no_database_may_be_created_is_a_clear_error(
     assert "CREATEDB" in err
 
 
+@pytest.mark.slow
 @pytest.mark.starts_server
 def test_without_database_url_a_throwaway_embedded_server_is_used_and_deleted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +20,7 @@ from archon_plan.core.model import Actor, Manifest
 from archon_plan.db import connection, executor, lock, state, tracker
 from archon_plan.errors import ExitCode, MigrationFailedError, RefusedError
 from archon_plan.project.loader import load_manifest
-from tests.helpers import entry, table_exists, tracking_rows, write_project
+from tests.helpers import FakeClock, entry, run_in_process, table_exists, tracking_rows, write_project
 from tests.test_executor import Recorder
 
 Conn = psycopg.Connection[tuple[object, ...]]
@@ -32,31 +31,18 @@ ENV = {
 }
 
 
+def arguments(tmp_path: Path, database_url: str, *args: str) -> list[str]:
+    return ["--manifest", str(tmp_path / "migrations.toml"), "--database-url", database_url, *args]
+
+
 def cli(tmp_path: Path, database_url: str, *args: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "archon_plan",
-        "--manifest",
-        str(tmp_path / "migrations.toml"),
-        "--database-url",
-        database_url,
-        *args,
-    ]
+    """The command line of a real process, for the tests that race, kill or interrupt one."""
+    return [sys.executable, "-m", "archon_plan", *arguments(tmp_path, database_url, *args)]
 
 
-def run(
-    tmp_path: Path, database_url: str, *args: str, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        cli(tmp_path, database_url, *args),
-        cwd=tmp_path,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+def run(tmp_path: Path, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The command through cli.main in this process."""
+    return run_in_process(arguments(tmp_path, database_url, *args), tmp_path, ENV)
 
 
 def many_migrations(tmp_path: Path, count: int) -> Path:
@@ -115,7 +101,9 @@ def test_eight_concurrent_runners_apply_each_migration_exactly_once(
     assert [e for e, _ in events(db)] == ["apply"] * 10
 
 
-def test_lock_timeout_names_the_holder_and_exits_7(tmp_path: Path, database_url: str, db: Conn) -> None:
+def test_lock_timeout_names_the_holder_and_exits_7(
+    tmp_path: Path, database_url: str, db: Conn, fake_clock: FakeClock
+) -> None:
     many_migrations(tmp_path, 1)
     settings = load_manifest(tmp_path / "migrations.toml").settings
     db.execute("SET application_name = 'the-other-deploy'")
@@ -125,6 +113,7 @@ def test_lock_timeout_names_the_holder_and_exits_7(tmp_path: Path, database_url:
     assert "the-other-deploy" in result.stderr and "pid " in result.stderr and "since" in result.stderr
     assert "waiting for the migration lock" in result.stderr
     assert not table_exists(db, "t1")
+    assert sum(fake_clock.slept) >= 1  # waited the second out on the fake clock
 
 
 def slow_project(tmp_path: Path) -> Path:
@@ -160,7 +149,7 @@ def test_sigkill_mid_migration_leaves_nothing_and_the_next_apply_finishes_in_sec
     db.execute("DROP TABLE go_slow")
     assert not table_exists(db, "half_done")  # never committed
     started = time.monotonic()
-    result = run(tmp_path, database_url, "apply", timeout=60)
+    result = run(tmp_path, database_url, "apply")
     took = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     if db.info.server_version >= 140000:  # client_connection_check_interval frees the lock
@@ -272,7 +261,7 @@ def apply_in_process(database_url: str, loaded: Manifest) -> Recorder:
 
 
 def test_lock_not_available_is_retried_then_fails_with_every_try_logged(
-    tmp_path: Path, database_url: str, db: Conn
+    tmp_path: Path, database_url: str, db: Conn, fake_clock: FakeClock
 ) -> None:
     db.execute("CREATE TABLE busy (id int)")
     loaded = lock_blocked_project(tmp_path, retries=2)
@@ -282,16 +271,24 @@ def test_lock_not_available_is_retried_then_fails_with_every_try_logged(
             apply_in_process(database_url, loaded)
     assert [e for e, _ in events(db)] == ["retry", "retry", "apply-failed"]
     assert tracking_rows(db) == []
+    # Before retry n: 0.5 * 2**n seconds, times a jitter of 0.5 to 1.5.
+    jitters = [delay / (0.5 * 2**n) for n, delay in enumerate(fake_clock.slept, 1)]
+    assert len(jitters) == 2 and all(0.5 <= j <= 1.5 for j in jitters), fake_clock.slept
 
 
 def test_lock_not_available_succeeds_once_the_lock_is_released(
-    tmp_path: Path, database_url: str, db: Conn
+    tmp_path: Path, database_url: str, db: Conn, fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db.execute("CREATE TABLE busy (id int)")
     loaded = lock_blocked_project(tmp_path, retries=5)
     holder = psycopg.connect(database_url)
     holder.execute("LOCK TABLE busy IN ACCESS SHARE MODE")
-    threading.Timer(1.0, holder.close).start()  # the other session finishes its work
+
+    def back_off(seconds: float) -> None:  # the other session finishes its work meanwhile
+        fake_clock.sleep(seconds)
+        holder.close()
+
+    monkeypatch.setattr(executor, "sleep", back_off)
     recorder = apply_in_process(database_url, loaded)
     assert recorder.finished == ["0.1.0/001_alter"]
     assert any("lock not available; retry 1" in n for n in recorder.notices)
@@ -353,15 +350,7 @@ def indexes(db: Conn) -> dict[str, bool]:
 
 def test_check_says_to_add_transactional_false_for_create_index_concurrently(tmp_path: Path) -> None:
     concurrent_index_project(tmp_path, transactional=True)
-    result = subprocess.run(
-        [sys.executable, "-m", "archon_plan", "--manifest", str(tmp_path / "migrations.toml"), "check"],
-        cwd=tmp_path,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_in_process(["--manifest", str(tmp_path / "migrations.toml"), "check"], tmp_path, ENV)
     assert result.returncode == ExitCode.INVALID
     # The first error on stderr, every one (AP502) in the report on stdout.
     assert "002_indexes.sql:1:1: migration 0.1.0/002_indexes: CREATE INDEX CONCURRENTLY" in result.stderr

@@ -6,7 +6,7 @@ import contextlib
 import functools
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -27,6 +27,9 @@ from ..errors import (
 from ..sql import parse
 from . import batch, events, lock, state, tracker
 from .connection import Connection
+
+# The backoff's wait; tests put a recorder here rather than sleep for real.
+sleep: Callable[[float], None] = time.sleep
 
 
 class Reporter(Protocol):
@@ -116,7 +119,7 @@ def _run_with_retries(run: Run, item: Prepared) -> None:
             f"{step.migration.label}: lock not available; retry {attempt} of "
             f"{run.settings.lock_retries} in {delay:.1f}s"
         )
-        time.sleep(delay)
+        sleep(delay)
 
 
 class _Failed(Exception):

@@ -16,6 +16,9 @@ from ..core.model import Settings
 from ..errors import LockTimeoutError
 
 POLL_INTERVAL_S = 0.2
+# The wait's clock; tests put a fake one here (each sleep moves it on) rather than wait for real.
+monotonic: Callable[[], float] = time.monotonic
+sleep: Callable[[float], None] = time.sleep
 
 
 def lock_key(settings: Settings) -> int:
@@ -33,23 +36,23 @@ def acquire_lock(
     """Poll pg_try_advisory_lock (a blocking wait could deadlock with the holder);
     return the backend pid that holds it now."""
     key = lock_key(settings)
-    deadline = time.monotonic() + timeout_s
+    deadline = monotonic() + timeout_s
     told = False
     while True:
         row = conn.execute("SELECT pg_try_advisory_lock(%s), pg_backend_pid()", (key,)).fetchone()
         if row and row[0]:
             return int(str(row[1]))
         holder = _holder(conn, key)
-        if time.monotonic() >= deadline:
+        if monotonic() >= deadline:
             raise LockTimeoutError(
                 f"another runner holds the migration lock on {settings.qualified_table} "
                 f"({holder}); gave up after {timeout_s:g}s",
-                "wait for it to finish, or raise --lock-timeout / [settings] lock_wait",
+                "wait for it to finish, or raise --lock-wait / [settings] lock_wait",
             )
         if not told:
             on_wait(f"waiting for the migration lock held by {holder}")
             told = True
-        time.sleep(POLL_INTERVAL_S)
+        sleep(POLL_INTERVAL_S)
 
 
 def _holder(conn: psycopg.Connection[tuple[object, ...]], key: int) -> str:
@@ -59,6 +62,7 @@ def _holder(conn: psycopg.Connection[tuple[object, ...]], key: int) -> str:
            WHERE l.locktype = 'advisory' AND l.granted
              AND l.objsubid = 1
              AND ((l.classid::bigint << 32) | l.objid::bigint) = %s
+             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
            LIMIT 1""",
         (key,),
     ).fetchone()
