@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum, IntEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -21,7 +22,13 @@ class ExitCode(IntEnum):
     NOT_UP_TO_DATE = 8
     LINT_WARNINGS = 9  # check --strict found warnings only
     REHEARSAL_FAILED = 10  # some rollback does not restore the schema (rehearse)
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # SIGINT (Ctrl-C): 128 + 2
+    TERMINATED = 143  # SIGTERM (docker stop, Kubernetes, a cancelled CI job): 128 + 15
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be: every path that stops cleanly on Ctrl-C (psycopg
+    cancels the running statement on the server) stops cleanly on it too."""
 
 
 @dataclass(frozen=True)
@@ -141,7 +148,8 @@ class LockTimeoutError(DatabaseError):
 class Outcome(Enum):
     """How a migration that stopped left the database; messages are derived from it."""
 
-    COMMITTED = "committed"  # its SQL committed, its tracking row did not
+    COMMITTED = "committed"  # with its tracking row and event: the migration is applied
+    UNRECORDED = "unrecorded"  # its SQL committed, its tracking row did not
     ROLLED_BACK = "rolled back"
     PARTLY_COMMITTED = "partly committed"  # non-transactional: `committed` statements stay
     UNKNOWN = "unknown"  # the connection was lost before the answer arrived
@@ -153,6 +161,8 @@ class Outcome(Enum):
         if self is Outcome.ROLLED_BACK:
             return "rolled back, earlier migrations are kept"
         if self is Outcome.COMMITTED:
+            return "it had committed, with its tracking row"
+        if self is Outcome.UNRECORDED:
             return "its SQL committed, its tracking row did not"
         if statements is None:
             return lost
@@ -196,6 +206,7 @@ class RunInterruptedError(ArchonPlanError):
     """The run was interrupted (Ctrl-C) during a migration; carries what it left behind."""
 
     exit_code = ExitCode.INTERRUPTED
+    stopped = "interrupted"
 
     def __init__(  # the fields of MigrationFailedError that apply to an interruption
         self, *, migration: str, direction: str, location: Location,
@@ -206,5 +217,18 @@ class RunInterruptedError(ArchonPlanError):
         self.outcome, self.committed, self.statements = outcome, committed, statements
         self.advice = advice
         left = outcome.describe(committed, statements)
-        super().__init__(f"{location}: interrupted during {direction} of {migration}; "
+        super().__init__(f"{location}: {self.stopped} during {direction} of {migration}; "
                          f"{'it was ' if outcome is Outcome.ROLLED_BACK else ''}{left}", advice)
+
+    @staticmethod
+    def of(interrupt: KeyboardInterrupt, **fields: Any) -> RunInterruptedError:
+        """The error for this interrupt: SIGTERM's has its own exit code."""
+        kind = RunTerminatedError if isinstance(interrupt, Terminated) else RunInterruptedError
+        return kind(**fields)
+
+
+class RunTerminatedError(RunInterruptedError):
+    """The run was stopped by SIGTERM during a migration; handled as Ctrl-C is."""
+
+    exit_code = ExitCode.TERMINATED
+    stopped = "terminated (SIGTERM)"

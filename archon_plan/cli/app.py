@@ -7,6 +7,7 @@ import functools
 import gc
 import getpass
 import os
+import signal
 import socket
 import sys
 import traceback
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..core.model import Actor
-from ..errors import ArchonPlanError, ExitCode
+from ..errors import ArchonPlanError, ExitCode, Terminated
 
 # review.VERBS, spelled here so that parsing need not import review.py
 REVIEW_VERBS = ("check", "diff", "schema", "rehearse")
@@ -181,7 +182,14 @@ def entry() -> int:
     over and over, for no memory saved (docs/performance.md). mypy tunes it down for the
     same reason. Not in main(), which tests and embedding programs call in their own process."""
     gc.disable()
+    signal.signal(signal.SIGTERM, _terminate)
     return main()
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM (docker stop, Kubernetes, a cancelled CI job) stops the run as Ctrl-C does:
+    the statement cancelled on the server, the migration rolled back, an event, exit 143."""
+    raise Terminated
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -211,6 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `archon-plan show | head`: the reader left; say nothing more
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep interpreter shutdown quiet
         return int(ExitCode.INTERNAL)
+    except Terminated as exc:  # SIGTERM outside a migration: nothing was running
+        return _report(context, exc, ExitCode.TERMINATED, args.traceback, "terminated (SIGTERM)")
     except KeyboardInterrupt as exc:
         return _report(context, exc, ExitCode.INTERRUPTED, args.traceback, "interrupted")
     except Exception as exc:  # the one boundary that turns surprises into a line

@@ -53,7 +53,7 @@ def _not_recorded(run: Run, item: Prepared, exc: psycopg.Error) -> NoReturn:
     step, count = item.step, len(item.statements)
     mark = "--mark-applied" if step.direction is Direction.APPLY else "--mark-reverted"
     advice = f"fix the cause, then `archon-plan repair {step.migration.label} {mark}` records it"
-    outcome = Outcome.UNKNOWN if run.conn.broken else Outcome.COMMITTED
+    outcome = Outcome.UNKNOWN if run.conn.broken else Outcome.UNRECORDED
     error = batch.failure(step, None, False, exc, outcome, count, count, advice)
     record_failure(run, Event(EventKind.failed(step.direction), run.actor, step.migration, 0.0,
                               error.message))
@@ -64,7 +64,8 @@ def _not_recorded(run: Run, item: Prepared, exc: psycopg.Error) -> NoReturn:
 
 
 def _stopped_part_way(
-    run: Run, item: Prepared, index: int, done: list[str], exc: BaseException, seconds: float
+    run: Run, item: Prepared, index: int, done: list[str], exc: psycopg.Error | KeyboardInterrupt,
+    seconds: float,
 ) -> NoReturn:
     step = item.step
     statement = item.statements[index]
@@ -80,15 +81,15 @@ def _stopped_part_way(
 
 
 def _stop_error(
-    run: Run, item: Prepared, index: int, exc: BaseException
+    run: Run, item: Prepared, index: int, exc: psycopg.Error | KeyboardInterrupt
 ) -> MigrationFailedError | RunInterruptedError:
     """Statements 1..index stay committed; the one after them failed, was interrupted, or,
     when the connection broke, may have committed too."""
     step, statement, count = item.step, item.statements[index], len(item.statements)
     retry = f"`archon-plan repair --retry {step.migration.label}` resumes at statement {index + 1}"
-    if not isinstance(exc, psycopg.Error):  # KeyboardInterrupt
-        return RunInterruptedError(
-            migration=step.migration.label, direction=step.direction.value,
+    if isinstance(exc, KeyboardInterrupt):  # Ctrl-C or SIGTERM
+        return RunInterruptedError.of(
+            exc, migration=step.migration.label, direction=step.direction.value,
             location=parse.location(step.sql, statement.offset), outcome=Outcome.PARTLY_COMMITTED,
             committed=index, statements=count, advice=retry)
     located = batch.locate_alone(statement, exc)

@@ -23,6 +23,7 @@ from ..errors import (
     Problem,
     RefusedError,
     RunInterruptedError,
+    Terminated,
 )
 from ..sql import parse
 from . import batch, events, lock, state, tracker
@@ -148,12 +149,26 @@ def _run_step(run: Run, item: Prepared) -> None:
         refuse_lost_session(run, step.migration, exc)
         lock_not_available = isinstance(exc, psycopg.errors.LockNotAvailable)
         raise _Failed(_failure(run, item, message, cursor.completed, exc), lock_not_available) from exc
-    except KeyboardInterrupt:
-        record_failure(run, Event(EventKind.INTERRUPTED, run.actor, step.migration, 0.0, "Ctrl-C"))
-        raise RunInterruptedError(migration=step.migration.label, direction=step.direction.value,
-                                  location=parse.location(step.sql, None)) from None
+    except KeyboardInterrupt as interrupt:
+        raise _interrupted(run, item, interrupt) from None
     finally:
         cursor.close()
+
+
+def _interrupted(run: Run, item: Prepared, interrupt: KeyboardInterrupt) -> RunInterruptedError:
+    """Ctrl-C or SIGTERM during a message (psycopg has cancelled it on the server): rolled back,
+    unless it landed after the commit, which the tracking row tells."""
+    step, conn = item.step, run.conn
+    with contextlib.suppress(psycopg.Error):
+        if conn.info.transaction_status in (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR):
+            conn.execute("ROLLBACK")  # a file with savepoints runs in an explicit BEGIN
+    outcome = state.settle(conn, run.settings, step)
+    signal = "SIGTERM" if isinstance(interrupt, Terminated) else "SIGINT (Ctrl-C)"
+    if outcome is not Outcome.COMMITTED:  # a committed step has its own event already
+        record_failure(run, Event(EventKind.INTERRUPTED, run.actor, step.migration, 0.0, signal,
+                                  {"signal": signal.split()[0]}))
+    return RunInterruptedError.of(interrupt, migration=step.migration.label, direction=step.direction.value,
+                                  location=parse.location(step.sql, None), outcome=outcome)
 
 
 def _failure(

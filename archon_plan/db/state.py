@@ -4,13 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import psycopg
+
 from ..core import planning
 from ..core.graph import MigrationGraph
-from ..core.model import Migration, MigrationStatus, Plan, Settings
+from ..core.model import Direction, Migration, MigrationStatus, Plan, Settings, Step
+from ..errors import Outcome
 from . import events, tracker
 from .connection import Connection
 
 Selector = Callable[[Sequence[MigrationStatus]], Sequence[Migration]]
+
+
+def settle(conn: Connection, settings: Settings, step: Step) -> Outcome:
+    """Whether a step whose answer never arrived committed: its tracking row commits with it,
+    so the row says (present after an apply, gone after a revert). UNKNOWN when the
+    connection is gone."""
+    if conn.broken or conn.closed:
+        return Outcome.UNKNOWN
+    try:
+        recorded = tracker.has_row(conn, settings, step.migration)
+    except psycopg.Error:
+        return Outcome.UNKNOWN
+    return Outcome.COMMITTED if recorded == (step.direction is Direction.APPLY) else Outcome.ROLLED_BACK
 
 
 def read_state(

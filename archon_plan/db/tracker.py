@@ -99,6 +99,14 @@ def read_rows(
         return cursor.execute(query).fetchall()
 
 
+def has_row(conn: psycopg.Connection[tuple[object, ...]], settings: Settings, migration: Migration) -> bool:
+    """Whether the migration has its row (in either name form): whether it is applied."""
+    query = sql.SQL("SELECT EXISTS (SELECT FROM {} WHERE version = %s AND migration_name IN (%s, %s))")
+    row = conn.execute(query.format(_table(settings)),
+                       (migration.version, migration.stem, migration.migration_name)).fetchone()
+    return bool(row and row[0])
+
+
 def record_applied(
     conn: psycopg.Connection[tuple[object, ...]], settings: Settings, migration: Migration
 ) -> None:
