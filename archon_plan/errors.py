@@ -202,6 +202,22 @@ class MigrationFailedError(DatabaseError):
         return "\n".join(lines)
 
 
+class ConnectionLostError(DatabaseError):
+    """The connection broke while a migration's message was on its way or running; on
+    reconnecting, its tracking row settled whether it committed (UNKNOWN when it could not)."""
+
+    def __init__(self, *, migration: str, direction: str, outcome: Outcome, cause: str) -> None:
+        self.migration, self.direction, self.outcome = migration, direction, outcome
+        said = {Outcome.COMMITTED: "on reconnecting, its tracking row shows that it committed",
+                Outcome.ROLLED_BACK: "on reconnecting, its tracking row shows that it did not commit",
+                }.get(outcome, "the database could not be reached again, so whether it committed is unknown")
+        hint = ("check the network and that the server runs; then `archon-plan status` shows whether "
+                "it committed, and `archon-plan apply` goes on" if outcome is Outcome.UNKNOWN
+                else "`archon-plan apply` goes on from there once the connection holds")
+        super().__init__(f"the connection was lost during {direction} of {migration} ({cause}); "
+                         f"{said}; the run stops here", hint)
+
+
 class RunInterruptedError(ArchonPlanError):
     """The run was interrupted (Ctrl-C) during a migration; carries what it left behind."""
 

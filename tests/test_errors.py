@@ -94,24 +94,27 @@ def test_non_transactional_failure_exposes_the_statements_that_stay_committed(
     assert stored == (error.message,)  # the history keeps the first line, as before
 
 
-def test_lost_connection_says_the_outcome_is_unknown_not_rolled_back(
+def test_a_terminated_backend_is_settled_on_a_new_connection_not_guessed(
     tmp_path: Path, database_url: str, db: Conn
 ) -> None:
+    """The backend dies mid-migration: the CLI reconnects and reads the row, which says the
+    migration did not commit (exit 6: the run stopped on a lost connection)."""
     files = {"migrations/0.1.0/001_slow.sql": "CREATE TABLE t (id int);\nSELECT pg_sleep(30);\n"}
 
     def terminate() -> None:
         backend = wait_for_query(db, "pg_sleep(30)")
         db.execute("SELECT pg_terminate_backend(%s)", (backend,))
 
+    in_order(tmp_path, files)
     killer = threading.Thread(target=terminate)
     killer.start()
     started = time.monotonic()
-    error = failure_of(database_url, in_order(tmp_path, files))
+    result = run(tmp_path, database_url, "apply")
     killer.join()
     assert time.monotonic() - started < 20
-    assert (error.outcome, error.sqlstate) == (Outcome.UNKNOWN, "57P01")
-    assert error.message.endswith("; the connection was lost, so whether it committed is unknown")
-    assert "rolled back" not in str(error) and "archon-plan status" in (error.advice or "")
+    assert result.returncode == ExitCode.UNREACHABLE, result.stderr
+    assert "on reconnecting, its tracking row shows that it did not commit" in result.stderr
+    assert "rolled back, earlier" not in result.stderr and tracking_rows(db) == []
 
 
 def test_cli_prints_detail_and_hint_on_their_own_lines(tmp_path: Path, database_url: str) -> None:

@@ -122,20 +122,21 @@ def _target(built: graph.MigrationGraph, name: str) -> Migration:
 
 
 def apply(context: Context, args: argparse.Namespace) -> int:
-    from ..db import executor, state
+    from ..db import connection, executor, state
 
     loaded, built = load(context)
     target = _target(built, args.target) if args.target else None
-    with connected(context, loaded.settings, loaded.root) as (conn, _):
+    with connected(context, loaded.settings, loaded.root) as (conn, db):
         if args.dry_run:
             return _dry_run(state.plan_forwards(conn, loaded.settings, built, target), "apply")
-        plan = executor.apply(conn, loaded.settings, built, PrintReporter(), target, context.actor)
+        plan = executor.apply(conn, loaded.settings, built, PrintReporter(), target, context.actor,
+                              reconnect=lambda: connection.connect(db))
     _summary(plan, "applied", len(built.order))
     return ExitCode.OK
 
 
 def revert(context: Context, args: argparse.Namespace) -> int:
-    from ..db import executor, state
+    from ..db import connection, executor, state
 
     loaded, built = load(context)
     if args.name:
@@ -146,12 +147,12 @@ def revert(context: Context, args: argparse.Namespace) -> int:
         select = lambda statuses: planning.revert_to(built, statuses, keep)  # noqa: E731
     else:
         select = lambda statuses: planning.revert_last(statuses, args.last)  # noqa: E731
-    with connected(context, loaded.settings, loaded.root) as (conn, _):
+    with connected(context, loaded.settings, loaded.root) as (conn, db):
         if args.dry_run:
             plan = state.plan_backwards(conn, loaded.settings, built, select, args.cascade)
             return _dry_run(plan, "revert")
         plan = executor.revert(conn, loaded.settings, built, PrintReporter(), select,
-                               args.cascade, context.actor)
+                               args.cascade, context.actor, reconnect=lambda: connection.connect(db))
     _summary(plan, "reverted", len(built.order))
     return ExitCode.OK
 

@@ -17,6 +17,7 @@ from psycopg import pq
 from ..core.graph import MigrationGraph
 from ..core.model import NOBODY, Actor, Event, EventKind, Migration, Plan, Settings, Step
 from ..errors import (
+    ConnectionLostError,
     ManifestError,
     MigrationFailedError,
     Outcome,
@@ -73,6 +74,7 @@ class Run:
     reporter: Reporter
     actor: Actor
     backend_pid: int  # the session that holds the lock; another one means a pooler
+    reconnect: Callable[[], Connection] | None = None  # to settle a step after a lost connection
 
     @functools.cached_property
     def composer(self) -> batch.Composer:
@@ -144,6 +146,8 @@ def _run_step(run: Run, item: Prepared) -> None:
     try:
         cursor.execute(message.text.encode())
     except psycopg.Error as exc:
+        if conn.broken:
+            raise _lost(run, item, exc) from None
         if conn.info.transaction_status == pq.TransactionStatus.INERROR:  # an explicit BEGIN failed
             conn.execute("ROLLBACK")
         refuse_lost_session(run, step.migration, exc)
@@ -153,6 +157,23 @@ def _run_step(run: Run, item: Prepared) -> None:
         raise _interrupted(run, item, interrupt) from None
     finally:
         cursor.close()
+
+
+def _lost(run: Run, item: Prepared, exc: psycopg.Error) -> ConnectionLostError:
+    """The connection broke with the message sent: the server may have committed it before
+    the answer was lost. A new connection reads the tracking row to tell."""
+    step, outcome, conn = item.step, Outcome.UNKNOWN, None
+    if run.reconnect is not None:
+        outcome, conn = state.settle_on_a_new_connection(run.reconnect, run.settings, step, sleep)
+    cause = (exc.diag.message_primary or str(exc)).strip().splitlines()[0]
+    error = ConnectionLostError(migration=step.migration.label, direction=step.direction.value,
+                                outcome=outcome, cause=cause)
+    if conn is not None:
+        with contextlib.suppress(psycopg.Error), conn:
+            if outcome is Outcome.ROLLED_BACK:
+                events.record_event(conn, run.settings, Event(
+                    EventKind.failed(step.direction), run.actor, step.migration, 0.0, error.message))
+    return error
 
 
 def _interrupted(run: Run, item: Prepared, interrupt: KeyboardInterrupt) -> RunInterruptedError:
@@ -206,12 +227,13 @@ def refuse_lost_session(run: Run, migration: Migration, exc: psycopg.Error,
 
 @contextmanager
 def locked(
-    conn: Connection, settings: Settings, reporter: Reporter, actor: Actor
+    conn: Connection, settings: Settings, reporter: Reporter, actor: Actor,
+    reconnect: Callable[[], Connection] | None = None,
 ) -> Iterator[Run]:
     """Hold the migration lock for the whole run."""
     pid = lock.acquire_lock(conn, settings, settings.lock_wait_s, reporter.notice)
     try:
-        yield Run(conn, settings, reporter, actor, pid)
+        yield Run(conn, settings, reporter, actor, pid, reconnect)
     finally:
         if not conn.closed and not conn.broken:
             lock.release_lock(conn, settings)
@@ -224,9 +246,10 @@ def apply(
     reporter: Reporter,
     target: Migration | None = None,
     actor: Actor = NOBODY,
+    reconnect: Callable[[], Connection] | None = None,
 ) -> Plan:
     """Apply what is pending (up to target) under the lock; return what ran."""
-    with locked(conn, settings, reporter, actor) as run:
+    with locked(conn, settings, reporter, actor, reconnect) as run:
         plan = state.plan_forwards(conn, settings, graph, target)
         if plan:
             prepared = prepare(plan)  # refuse before creating even the tracking table
@@ -243,9 +266,10 @@ def revert(
     select: state.Selector,
     cascade: bool = False,
     actor: Actor = NOBODY,
+    reconnect: Callable[[], Connection] | None = None,
 ) -> Plan:
     """Run rollbacks for the selected migrations (and dependents with cascade)."""
-    with locked(conn, settings, reporter, actor) as run:
+    with locked(conn, settings, reporter, actor, reconnect) as run:
         plan = state.plan_backwards(conn, settings, graph, select, cascade)
         if plan:
             prepared = prepare(plan)

@@ -9,11 +9,34 @@ import psycopg
 from ..core import planning
 from ..core.graph import MigrationGraph
 from ..core.model import Direction, Migration, MigrationStatus, Plan, Settings, Step
-from ..errors import Outcome
+from ..errors import ArchonPlanError, Outcome
 from . import events, tracker
 from .connection import Connection
 
 Selector = Callable[[Sequence[MigrationStatus]], Sequence[Migration]]
+
+
+# Reconnecting after a lost connection: attempts, and the wait before each after the first.
+RECONNECT_WAITS_S = (0.0, 1.0, 3.0)
+
+
+def settle_on_a_new_connection(
+    reconnect: Callable[[], Connection], settings: Settings, step: Step,
+    sleep: Callable[[float], None],
+) -> tuple[Outcome, Connection | None]:
+    """settle() after the connection broke: on a new connection (bounded attempts), which the
+    caller closes; UNKNOWN and None when the database cannot be reached again."""
+    for wait in RECONNECT_WAITS_S:
+        sleep(wait)
+        try:
+            conn = reconnect()
+        except ArchonPlanError:
+            continue
+        outcome = settle(conn, settings, step)
+        if outcome is not Outcome.UNKNOWN:
+            return outcome, conn
+        conn.close()
+    return Outcome.UNKNOWN, None
 
 
 def settle(conn: Connection, settings: Settings, step: Step) -> Outcome:
