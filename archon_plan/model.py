@@ -1,8 +1,28 @@
-"""The value types the Python API returns (docs/api.md), where the API's first release put them.
+"""The value types the Python API returns (docs/api.md), importable from one public place.
 
-They live in `archon_plan.core.model`; release tools import them from here.
+They live in the layers (`core.model`, `core.graph`, `core.diff`, `core.resume`); release
+tools import them from here, which stays put when the layers move.
 """
 
-from .core.model import Manifest, Migration, MigrationStatus, Settings, SqlFile, State
+from .core.diff import DependencyChange, Edit, ManifestDiff
+from .core.graph import MigrationGraph
+from .core.model import (
+    AppliedRow,
+    Direction,
+    Manifest,
+    Migration,
+    MigrationStatus,
+    Plan,
+    Settings,
+    SqlFile,
+    State,
+    Step,
+)
+from .core.resume import Failure
+from .errors import Location, Problem
 
-__all__ = ["Manifest", "Migration", "MigrationStatus", "Settings", "SqlFile", "State"]
+__all__ = [
+    "AppliedRow", "DependencyChange", "Direction", "Edit", "Failure", "Location", "Manifest",
+    "ManifestDiff", "Migration", "MigrationGraph", "MigrationStatus", "Plan", "Problem", "Settings",
+    "SqlFile", "State", "Step",
+]

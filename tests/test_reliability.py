@@ -108,7 +108,7 @@ def test_lock_timeout_names_the_holder_and_exits_7(
     settings = load_manifest(tmp_path / "migrations.toml").settings
     db.execute("SET application_name = 'the-other-deploy'")
     db.execute("SELECT pg_advisory_lock(%s)", (lock.lock_key(settings),))
-    result = run(tmp_path, database_url, "--lock-timeout", "1", "apply")
+    result = run(tmp_path, database_url, "--lock-wait", "1", "apply")
     assert result.returncode == ExitCode.LOCK_TIMEOUT, result.stderr
     assert "the-other-deploy" in result.stderr and "pid " in result.stderr and "since" in result.stderr
     assert "waiting for the migration lock" in result.stderr

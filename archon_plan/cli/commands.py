@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 # Only what every verb needs at import. psycopg (connection, tracker, the executor with batch,
-# sqltext and the lock), repair, pydantic (manifest), packaging (releases, scaffold) and the
+# sql.parse and the lock), repair, pydantic (manifest), packaging (releases, scaffold) and the
 # review verbs (review.py) load in the verbs that use them: `show` and `check` never connect.
 from ..core import graph, planning
 from ..core.model import NOBODY, Actor, Manifest, Migration, Plan, Settings, State, Step, duration_problem

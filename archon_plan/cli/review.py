@@ -116,10 +116,7 @@ def rehearse_rollbacks(context: Context, args: argparse.Namespace) -> int:
     """Never on the configured database: --database-url names the server that holds the scratch
     databases, and the environment's database variables are not read."""
     from ..db import connection
-    from ..review import (
-        rehearse,
-        rehearse_report,  # only here: psycopg, catalog reading
-    )
+    from ..review import rehearse, rehearse_report  # only here: psycopg, catalog reading
 
     loaded, built = load(context)
     base = None

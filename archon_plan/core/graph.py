@@ -88,7 +88,7 @@ def graph_and_problems(
     for migration in migrations:
         for name in migration.depends_on:
             where = _where(manifest, migration)
-            # Look among same-named migrations only: linear, not quadratic, in the entries.
+            # Look among same-named migrations only: linear, not quadratic, in the number of entries.
             candidates = by_stem.get(strip_sql_suffix(name.rpartition("/")[2])) or migrations
             try:
                 dependency = resolve(name, candidates, default_version=migration.version)

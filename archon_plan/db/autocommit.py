@@ -58,7 +58,7 @@ def _not_recorded(run: Run, item: Prepared, exc: psycopg.Error) -> NoReturn:
     record_failure(run, Event(EventKind.failed(step.direction), run.actor, step.migration, 0.0,
                               error.message))
     refuse_lost_session(run, step.migration, exc, f"its {count} statement(s) committed, its "
-                        f"tracking row did not; then `archon-plan repair {step.migration.label} "
+                        f"tracking row did not: `archon-plan repair {step.migration.label} "
                         f"{mark}` records it")
     raise error from exc
 

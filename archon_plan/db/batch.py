@@ -3,10 +3,11 @@ and the failed message's error mapped back to the file.
 
 PostgreSQL runs the statements of one simple-query message as one implicit transaction:
 all of them commit together or none does, in a single round trip. The message holds
-`SET LOCAL`-style timeouts (plus a check that the session still holds the migration
-lock), then the file's statements exactly as written, the RESETs, then one statement that
-records the result. Values are bound client-side (psycopg's ClientCursor), since
-the simple protocol has no parameters; server error positions are mapped back to the file.
+`SET LOCAL`-style timeouts (plus checks that the session is the one that took the migration
+lock and still holds it), then the file's statements exactly as written, the statements
+that clean the session, the lock check again, then one statement that records the result.
+Values are bound client-side (psycopg's ClientCursor), since the simple protocol has no
+parameters; server error positions are mapped back to the file.
 """
 
 from __future__ import annotations
@@ -110,29 +111,24 @@ class Composer:
             recording = tracker.applied_template(self._settings, scan, True)
         else:
             recording = tracker.reverted_template(self._settings, True)
-        return self.bind(_LOCK_CHECK, self._guarded()) + "\n;\n" + self.bind(recording, values)
+        return self.bind(_LOCK_CHECK, self._guarded()) + _SEPARATOR + self.bind(recording, values)
 
     def _guarded(self) -> dict[str, object]:
         return {"backend_pid": self._backend_pid, "lock_key": lock.lock_key(self._settings)}
 
 
-
-# Whether this session holds the migration lock: the advisory lock of lock.lock_key, in this
-# database (advisory locks of other databases are other locks).
-_LOCK_HELD = sql.SQL("""EXISTS (SELECT FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted
-    AND pid = pg_catalog.pg_backend_pid() AND objsubid = 1
-    AND ((classid::bigint << 32) | objid::bigint) = %(lock_key)s
-    AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()))""")
-_LOCK_CHECK = sql.SQL("SELECT CASE WHEN NOT {} THEN pg_catalog.current_setting({}) END").format(
-    _LOCK_HELD, sql.Literal(LOCK_GUARD))
+# Fails (with LOCK_GUARD in the message) unless this session holds the migration lock.
+_LOCK_LOST = sql.SQL("CASE WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_locks AS l WHERE "
+                     + lock.LOCK_ROWS + " AND l.pid = pg_catalog.pg_backend_pid()) "
+                     "THEN pg_catalog.current_setting({}) END").format(sql.Literal(LOCK_GUARD))
+_LOCK_CHECK = sql.SQL("SELECT ") + _LOCK_LOST
 
 
 @functools.lru_cache(maxsize=16)
 def _setup_template(names: tuple[str, ...], local: bool) -> sql.Composed:
     items = [sql.SQL("CASE WHEN pg_catalog.pg_backend_pid() <> %(backend_pid)s "
                      "THEN pg_catalog.current_setting({}) END").format(sql.Literal(SESSION_GUARD)),
-             sql.SQL("CASE WHEN NOT {} THEN pg_catalog.current_setting({}) END").format(
-                 _LOCK_HELD, sql.Literal(LOCK_GUARD))]
+             _LOCK_LOST]
     items += [sql.SQL("pg_catalog.set_config({}, {}, {})").format(
         sql.Literal(name), sql.Placeholder(name), sql.Literal(local)) for name in names]
     return sql.SQL("SELECT ") + sql.SQL(", ").join(items)

@@ -25,11 +25,9 @@ def events_identifier(settings: Settings) -> sql.Identifier:
     return sql.Identifier(settings.tracking_schema, events_table_name(settings))
 
 
-
 def events_table_name(settings: Settings) -> str:
     """The append-only history beside the tracking table."""
     return f"{settings.tracking_table}_events"[:63]
-
 
 
 def record_event(
@@ -37,7 +35,6 @@ def record_event(
 ) -> None:
     """Append one event. Inside a migration's transaction it commits with it."""
     conn.execute(event_template(settings, event.seconds is None), event_values(settings, event))
-
 
 
 def event_values(settings: Settings, event: Event) -> Values:
@@ -56,11 +53,9 @@ def event_values(settings: Settings, event: Event) -> Values:
     }
 
 
-
 @functools.lru_cache(maxsize=32)
 def event_template(settings: Settings, in_transaction: bool) -> sql.Composed:
     return event_insert(settings, in_transaction)
-
 
 
 def event_insert(
@@ -84,7 +79,6 @@ def event_insert(
         events_identifier(settings), started, duration, source)
 
 
-
 def read_events(
     conn: psycopg.Connection[tuple[object, ...]], settings: Settings, limit: int | None = None
 ) -> list[dict[str, object]]:
@@ -96,7 +90,6 @@ def read_events(
             duration_ms, error, detail FROM {} ORDER BY id DESC LIMIT %s) AS last ORDER BY id""")
     with conn.cursor(row_factory=dict_row) as cursor:
         return cursor.execute(query.format(events_identifier(settings)), (limit,)).fetchall()
-
 
 
 def read_failures(

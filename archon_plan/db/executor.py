@@ -220,8 +220,8 @@ def refuse_lost_session(run: Run, migration: Migration, exc: psycopg.Error,
         raise RefusedError(
             "the session no longer holds the migration lock, so another runner could start: "
             f"the run stops here; {what}",
-            "a migration must not release advisory locks (pg_advisory_unlock_all(), DISCARD ALL): "
-            "remove that statement, then run it again",
+            "a migration must not release advisory locks (pg_advisory_unlock_all(), DISCARD ALL)"
+            + ("" if left else ": remove that statement, then run it again"),
         ) from None
 
 

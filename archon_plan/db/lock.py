@@ -16,6 +16,11 @@ from ..core.model import Settings
 from ..errors import LockTimeoutError
 
 POLL_INTERVAL_S = 0.2
+# The rows of pg_locks (as `l`) that are the migration lock: the advisory lock of lock_key(),
+# in this database (advisory locks of other databases are other locks).
+LOCK_ROWS = """l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+    AND ((l.classid::bigint << 32) | l.objid::bigint) = %(lock_key)s
+    AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())"""
 # The wait's clock; tests put a fake one here (each sleep moves it on) rather than wait for real.
 monotonic: Callable[[], float] = time.monotonic
 sleep: Callable[[float], None] = time.sleep
@@ -59,12 +64,8 @@ def _holder(conn: psycopg.Connection[tuple[object, ...]], key: int) -> str:
     row = conn.execute(
         """SELECT a.pid, a.application_name, a.client_addr, a.backend_start
            FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-           WHERE l.locktype = 'advisory' AND l.granted
-             AND l.objsubid = 1
-             AND ((l.classid::bigint << 32) | l.objid::bigint) = %s
-             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-           LIMIT 1""",
-        (key,),
+           WHERE """ + LOCK_ROWS + " LIMIT 1",
+        {"lock_key": key},
     ).fetchone()
     if not row:
         return "a session that has just let go"

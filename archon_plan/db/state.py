@@ -60,7 +60,6 @@ def read_state(
     return planning.compare(graph, rows, events.read_failures(conn, settings))
 
 
-
 def plan_forwards(
     conn: Connection, settings: Settings, graph: MigrationGraph, target: Migration | None = None
 ) -> Plan:
@@ -69,7 +68,6 @@ def plan_forwards(
     planning.check_drift(statuses)
     planning.check_failed(statuses)
     return planning.forwards_plan(graph, statuses, target)
-
 
 
 def plan_backwards(

@@ -15,7 +15,7 @@ CHANGE_WORDS = {"sql": "SQL changed", "rollback": "rollback changed", "file": "f
 
 
 class Finding(Protocol):
-    """A lint finding, as archon_plan.lint reports it."""
+    """A lint finding, as archon_plan.sql.lint reports it."""
 
     @property
     def code(self) -> str: ...

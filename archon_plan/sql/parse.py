@@ -55,10 +55,6 @@ def location(sql: SqlFile, offset: int | None) -> Location:
     return Location(sql.display, line, column)
 
 
-def where(sql: SqlFile, offset: int | None) -> str:
-    """`file:line:column` for messages."""
-    return str(location(sql, offset))
-
 
 # Small: callers read a file's statements a few times in a row (its problems, then its
 # statements; a migration and its rollback together). Keeping the parse trees of thousands
