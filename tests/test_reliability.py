@@ -18,6 +18,7 @@ from archon_plan.core import planning
 from archon_plan.core.graph import build_graph
 from archon_plan.core.model import Actor, Manifest
 from archon_plan.db import connection, executor, lock, state, tracker
+from archon_plan.db.run import Run
 from archon_plan.errors import ExitCode, MigrationFailedError, RefusedError
 from archon_plan.project.loader import load_manifest
 from tests.helpers import FakeClock, entry, run_in_process, table_exists, tracking_rows, write_project
@@ -321,7 +322,7 @@ def test_a_changed_backend_between_transactions_stops_the_run(
             )
         )
         # What a transaction pooler does: the next transaction lands on another backend.
-        run_ = executor.Run(conn, settings, Recorder(), Actor(), backend_pid=conn.info.backend_pid + 1)
+        run_ = Run(conn, settings, Recorder(), Actor(), backend_pid=conn.info.backend_pid + 1)
         with pytest.raises(RefusedError, match="transaction-mode pooler"):
             executor.run_prepared(run_, prepared)
     assert not table_exists(db, "t1") and tracking_rows(db) == []

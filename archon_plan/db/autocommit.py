@@ -14,7 +14,7 @@ from ..core.model import Direction, Event, EventKind
 from ..errors import MigrationFailedError, Outcome, RunInterruptedError
 from ..sql import parse
 from . import batch, events
-from .executor import Prepared, Run, record_failure, refuse_lost_session
+from .run import Prepared, Run, record_failure, refuse_lost_session
 
 
 def run_autocommit(run: Run, item: Prepared, start: int = 0) -> None:

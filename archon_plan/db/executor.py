@@ -3,51 +3,32 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Protocol
 
 import psycopg
 from psycopg import pq
 
 from ..core.graph import MigrationGraph
-from ..core.model import NOBODY, Actor, Event, EventKind, Migration, Plan, Settings, Step
+from ..core.model import NOBODY, Actor, Event, EventKind, Migration, Plan, Settings
 from ..errors import (
     ConnectionLostError,
     ManifestError,
     MigrationFailedError,
     Outcome,
     Problem,
-    RefusedError,
     RunInterruptedError,
     Terminated,
 )
 from ..sql import parse
 from . import batch, events, lock, state, tracker
 from .connection import Connection
+from .run import Prepared, Reporter, Run, record_failure, refuse_lost_session
 
 # The backoff's wait; tests put a recorder here rather than sleep for real.
 sleep: Callable[[float], None] = time.sleep
-
-
-class Reporter(Protocol):
-    """Where progress goes; the executor itself never prints."""
-
-    def notice(self, text: str) -> None: ...
-    def step_started(self, step: Step) -> None: ...
-    def step_finished(self, step: Step, seconds: float) -> None: ...
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A step with its statements, parsed and checked before anything runs."""
-
-    step: Step
-    statements: tuple[parse.Statement, ...]
 
 
 def prepare(plan: Plan) -> list[Prepared]:
@@ -63,23 +44,6 @@ def prepare(plan: Plan) -> list[Prepared]:
     if problems:
         raise ManifestError(problems)
     return prepared
-
-
-@dataclass(frozen=True)
-class Run:
-    """What every step of one run shares."""
-
-    conn: Connection
-    settings: Settings
-    reporter: Reporter
-    actor: Actor
-    backend_pid: int  # the session that holds the lock; another one means a pooler
-    reconnect: Callable[[], Connection] | None = None  # to settle a step after a lost connection
-
-    @functools.cached_property
-    def composer(self) -> batch.Composer:
-        """The run's statements as text, each template rendered once per run."""
-        return batch.Composer(self.conn, self.settings, self.backend_pid)
 
 
 def run_prepared(run: Run, prepared: Sequence[Prepared]) -> None:
@@ -129,12 +93,6 @@ class _Failed(Exception):
     def __init__(self, error: MigrationFailedError, lock_not_available: bool) -> None:
         self.error = error
         self.lock_not_available = lock_not_available
-
-
-def record_failure(run: Run, event: Event) -> None:
-    """Failures are recorded after the rollback, on their own; best effort, never masking."""
-    with contextlib.suppress(psycopg.Error):
-        events.record_event(run.conn, run.settings, event)
 
 
 def _run_step(run: Run, item: Prepared) -> None:
@@ -202,27 +160,6 @@ def _failure(
         return batch.failure(item.step, *located, exc)
     advice = "`archon-plan status` shows whether it committed: its tracking row commits with it"
     return batch.failure(item.step, *located, exc, Outcome.UNKNOWN, advice=advice)
-
-
-def refuse_lost_session(run: Run, migration: Migration, exc: psycopg.Error,
-                        left: str | None = None) -> None:
-    """Stop the run when a guard of the message found the session changed or the lock gone;
-    `left` says what of the migration stayed, when something did."""
-    primary = exc.diag.message_primary or ""
-    what = f"{migration.label}: {left}" if left else f"nothing of {migration.label} was applied"
-    if batch.SESSION_GUARD in primary:
-        raise RefusedError(
-            f"the database session changed since the migration lock was taken (backend "
-            f"{run.backend_pid}): a transaction-mode pooler is in the way; {what}",
-            "connect directly (Supabase: db.<ref>.supabase.co:5432) or through a session pooler",
-        ) from None
-    if batch.LOCK_GUARD in primary:
-        raise RefusedError(
-            "the session no longer holds the migration lock, so another runner could start: "
-            f"the run stops here; {what}",
-            "a migration must not release advisory locks (pg_advisory_unlock_all(), DISCARD ALL)"
-            + ("" if left else ": remove that statement, then run it again"),
-        ) from None
 
 
 @contextmanager

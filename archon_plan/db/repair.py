@@ -22,6 +22,7 @@ from ..errors import RefusedError, UsageError
 from ..sql import parse
 from . import autocommit, events, executor, state, tracker
 from .connection import Connection
+from .run import Reporter
 
 
 class Repair(StrEnum):
@@ -43,7 +44,7 @@ def repair(
     conn: Connection,
     settings: Settings,
     graph: MigrationGraph,
-    reporter: executor.Reporter,
+    reporter: Reporter,
     action: Repair,
     migration: Migration,
     actor: Actor = NOBODY,
@@ -74,7 +75,7 @@ def retry(
     conn: Connection,
     settings: Settings,
     graph: MigrationGraph,
-    reporter: executor.Reporter,
+    reporter: Reporter,
     migration: Migration,
     actor: Actor = NOBODY,
 ) -> Failure:

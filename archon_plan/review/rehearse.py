@@ -10,7 +10,7 @@ from typing import Protocol
 
 from ..core.graph import MigrationGraph
 from ..core.model import NOBODY, Actor, Migration, MigrationStatus, Settings, State
-from ..db import events, executor, state, tracker
+from ..db import events, executor, run, state, tracker
 from ..db.connection import Connection
 from ..errors import RefusedError
 from . import catalog
@@ -47,7 +47,7 @@ class Rehearsal:
         return all(o.verdict is not Verdict.DIFFERS for o in self.outcomes)
 
 
-class Reporter(executor.Reporter, Protocol):
+class Reporter(run.Reporter, Protocol):
     """The executor's progress, plus one call per rehearsed migration."""
 
     def rehearsed(self, outcome: Outcome) -> None: ...
