@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -81,7 +80,7 @@ def _run_with_retries(run: Run, item: Prepared) -> None:
             if not retry:
                 raise failed.error from None
         attempt += 1
-        delay = min(30.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.5)
+        delay = lock.retry_delay(attempt)
         run.reporter.notice(
             f"{step.migration.label}: lock not available; retry {attempt} of "
             f"{run.settings.lock_retries} in {delay:.1f}s"

@@ -7,6 +7,7 @@ wait is bounded by archon-plan and can name the holder.
 from __future__ import annotations
 
 import hashlib
+import random
 import time
 from collections.abc import Callable
 
@@ -24,6 +25,12 @@ LOCK_ROWS = """l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
 # The wait's clock; tests put a fake one here (each sleep moves it on) rather than wait for real.
 monotonic: Callable[[], float] = time.monotonic
 sleep: Callable[[float], None] = time.sleep
+
+
+def retry_delay(attempt: int) -> float:
+    """Seconds before retry `attempt` (from 1) of work that met a lock: about 1, 2, 4 ... s,
+    at most 30, jittered so that runners that collided do not collide again."""
+    return min(30.0, 0.5 * 2.0**attempt) * random.uniform(0.5, 1.5)
 
 
 def lock_key(settings: Settings) -> int:

@@ -15,6 +15,8 @@ from psycopg import sql
 from psycopg.rows import class_row
 
 from ..core.model import AppliedRow, Migration, Settings
+from ..errors import LockTimeoutError
+from . import lock
 from .events import Values, event_insert, events_identifier, exists
 
 
@@ -69,9 +71,42 @@ def ensure_table(conn: psycopg.Connection[tuple[object, ...]], settings: Setting
     ]
     if _complete(conn, settings):  # one catalog query on every run after the first
         return
-    with conn.transaction():
-        for statement in statements:
-            conn.execute(sql.SQL(statement).format(**parts))
+    _run_own_ddl(conn, settings, [sql.SQL(statement).format(**parts) for statement in statements])
+
+
+# Our own DDL must never queue in front of production queries: an ALTER TABLE waiting for a
+# reader of an adopted tracking table would make every later reader wait behind it.
+OWN_DDL_LOCK_TIMEOUT = "10s"
+# Another runner (of another project, in the same new schema) created the object first:
+# the next try sees it there.
+_RACES = (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema,
+          psycopg.errors.DuplicateTable, psycopg.errors.DuplicateObject)
+
+
+def _run_own_ddl(conn: psycopg.Connection[tuple[object, ...]], settings: Settings,
+                 statements: list[sql.Composed]) -> None:
+    """One transaction under a short lock_timeout, retried with backoff when it met a lock or
+    lost a race; LockTimeoutError (exit 7) once the retries are spent."""
+    timeout = settings.lock_timeout if settings.lock_timeout not in (None, "0") else OWN_DDL_LOCK_TIMEOUT
+    for attempt in range(settings.lock_retries + 1):
+        try:
+            with conn.transaction():
+                conn.execute("SELECT pg_catalog.set_config('lock_timeout', %s, true)", (timeout,))
+                for statement in statements:
+                    conn.execute(statement)
+            return
+        except psycopg.errors.LockNotAvailable:
+            if attempt == settings.lock_retries:
+                raise LockTimeoutError(
+                    f"could not create or adopt {settings.qualified_table}: another session kept it "
+                    f"locked past lock_timeout ({timeout}) in {attempt + 1} tries; nothing was changed",
+                    "the reader's transaction must end first (pg_stat_activity shows it); "
+                    "then run archon-plan again",
+                ) from None
+        except _RACES:
+            if attempt == settings.lock_retries:
+                raise
+        lock.sleep(lock.retry_delay(attempt + 1))
 
 
 def _complete(conn: psycopg.Connection[tuple[object, ...]], settings: Settings) -> bool:
