@@ -16,7 +16,6 @@ from psycopg.rows import class_row
 
 from ..core.model import AppliedRow, Migration, Settings
 from ..errors import LockTimeoutError
-from . import lock
 from .events import Values, event_insert, events_identifier, exists
 
 
@@ -87,6 +86,8 @@ def _run_own_ddl(conn: psycopg.Connection[tuple[object, ...]], settings: Setting
                  statements: list[sql.Composed]) -> None:
     """One transaction under a short lock_timeout, retried with backoff when it met a lock or
     lost a race; LockTimeoutError (exit 7) once the retries are spent."""
+    from . import lock  # here: `status` only reads, and never loads the lock
+
     timeout = settings.lock_timeout if settings.lock_timeout not in (None, "0") else OWN_DDL_LOCK_TIMEOUT
     for attempt in range(settings.lock_retries + 1):
         try:
