@@ -95,3 +95,13 @@ def test_when_the_database_cannot_be_reached_again_the_outcome_is_unknown_and_sa
     error = apply(tmp_path, database_url, unreachable)
     assert error.outcome is Outcome.UNKNOWN and "whether it committed is unknown" in str(error)
     assert "archon-plan status" in (error.hint or "") and len(attempts) == 3
+
+
+def test_every_connection_probes_a_silent_link_with_keepalives_and_a_user_timeout(database_url: str) -> None:
+    conn = connection.connect(connection.Target(database_url, "test"))
+    try:
+        found = {k: v for k, v in conn.info.get_parameters().items() if k.startswith(("keepalives", "tcp_"))}
+    finally:
+        conn.close()
+    assert found == {"keepalives": "1", "keepalives_idle": "10", "keepalives_interval": "5",
+                     "keepalives_count": "3", "tcp_user_timeout": "30000"}

@@ -22,6 +22,12 @@ from ..errors import DatabaseError, RefusedError
 Connection = psycopg.Connection[tuple[object, ...]]  # every connection of ours: autocommit, tuple rows
 
 CONNECT_TIMEOUT_S = 10
+# A link that goes silent (no reset) must not block a run for ever: TCP keepalives probe an
+# idle connection after 10 s, every 5 s, and give up after 3 misses; data the peer does not
+# acknowledge for 30 s breaks it too. A busy server answers the probes, so a long statement
+# is never cut. libpq ignores them on a Unix socket.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+              "tcp_user_timeout": 30_000}
 APPLICATION_NAME = "archon-plan"
 URL_VARIABLES = ("ARCHON_DATABASE_URL", "DATABASE_URL", "SUPABASE_DB_URL")
 SUPABASE_POOLER_PORT = "6543"
@@ -165,7 +171,7 @@ def connect(target: Target) -> psycopg.Connection[tuple[object, ...]]:
                             "percent-encoding special characters in the password")
     try:
         return psycopg.connect(
-            target.url,
+            make_conninfo(target.url, **KEEPALIVES),
             autocommit=True,
             connect_timeout=CONNECT_TIMEOUT_S,
             application_name=APPLICATION_NAME,
