@@ -386,10 +386,14 @@ def test_non_transactional_failure_is_recorded_blocks_apply_and_retry_resumes(
     assert [n for _, n in tracking_rows(db)] == ["001_items.sql", "002_indexes.sql"]
     assert [e for e, _ in events(db)] == [
         "apply",
+        "statement-started",  # committed before each statement is sent (the resume protocol)
         "statement",
+        "statement-started",
         "apply-failed",
         "retry",
+        "statement-started",
         "statement",
+        "statement-started",
         "statement",
         "apply",
     ]

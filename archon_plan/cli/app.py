@@ -87,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         action.add_argument(flag, nargs="?", const="", metavar="NAME", help=text)
     repair.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    resume = repair.add_mutually_exclusive_group()
+    resume.add_argument("--resume-at", type=_positive(int), metavar="K",
+                        help="with --retry: run statement K again (one whose outcome is unknown)")
+    resume.add_argument("--resume-after", type=_non_negative_int, metavar="K",
+                        help="with --retry: treat statements 1..K as done, then go on")
 
     check = add("check", help="validate manifest, files, dependencies and SQL, and lint the SQL; "
                 "no database")
@@ -139,6 +144,12 @@ class _DeprecatedAlias(argparse.Action):
                  values: object, option_string: str | None = None) -> None:
         namespace.deprecated_lock_timeout = True
         setattr(namespace, self.dest, values)
+
+
+def _non_negative_int(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a statement number (0 or more)")
+    return int(text)
 
 
 def _add_global_options(parser: argparse.ArgumentParser, defaults: bool) -> None:

@@ -177,12 +177,18 @@ def repair_history(context: Context, args: argparse.Namespace) -> int:
     if not (value or args.name):
         raise UsageError(f"repair --{flag.replace('_', '-')} needs the migration's NAME")
     migration = _target(built, value or args.name)
+    how = "resume-at" if args.resume_at is not None else "resume-after"
+    chosen = args.resume_at if args.resume_at is not None else args.resume_after
     if flag == "retry":
+        choice = repair.Choice(how, chosen) if chosen is not None else None
         with connected(context, loaded.settings, loaded.root) as (conn, _):
-            failure = repair.retry(conn, loaded.settings, built, PrintReporter(), migration,
-                                   context.actor)
-        print(f"retried {migration.label} from statement {failure.statements_done + 1}: done.")
+            resumed = repair.retry(conn, loaded.settings, built, PrintReporter(), migration,
+                                   context.actor, choice)
+        print(f"retried {migration.label} from statement {resumed}: done.")
         return ExitCode.OK
+    if chosen is not None:
+        raise UsageError(f"--{how} goes with --retry",
+                         f"archon-plan repair --retry {migration.label} --{how} K")
     action = repair.Repair(flag.replace("_", "-"))
     if not args.yes:
         _confirm(f"{action} {migration.label}: this changes the recorded history. Proceed?")

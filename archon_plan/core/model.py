@@ -158,6 +158,7 @@ class EventKind(StrEnum):
     REVERT_FAILED = "revert-failed"
     INTERRUPTED = "interrupted"
     RETRY = "retry"  # a lock retry, or `repair --retry` resuming a stopped migration
+    STATEMENT_STARTED = "statement-started"  # a statement of a non-transactional one is sent next
     STATEMENT = "statement"  # one committed statement of a non-transactional migration
     ACCEPT_CHECKSUM = "accept-checksum"
     MARK_APPLIED = "mark-applied"
@@ -172,8 +173,10 @@ class EventKind(StrEnum):
         return cls.APPLY_FAILED if direction is Direction.APPLY else cls.REVERT_FAILED
 
 
-# The events after which a non-transactional migration may be stopped part-way.
-STOPPING_EVENTS = (EventKind.APPLY_FAILED, EventKind.REVERT_FAILED, EventKind.INTERRUPTED)
+# The events after which a non-transactional migration is stopped part-way when nothing follows
+# them: a failure, an interrupt, or the progress of a runner that was killed.
+STOPPING_EVENTS = (EventKind.APPLY_FAILED, EventKind.REVERT_FAILED, EventKind.INTERRUPTED,
+                   EventKind.STATEMENT_STARTED, EventKind.STATEMENT)
 
 
 @dataclass(frozen=True)

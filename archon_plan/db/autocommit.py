@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from enum import StrEnum
 from typing import NoReturn
 
 import psycopg
@@ -30,15 +31,17 @@ def run_autocommit(run: Run, item: Prepared, start: int = 0) -> None:
         raise
     for index in range(start, len(item.statements)):
         statement = item.statements[index]
+        _check_lock(run, item, index)
+        # Before the statement is sent: however the run ends from here, the history says
+        # that this statement may have run (resume.py).
+        _progress(run, item, EventKind.STATEMENT_STARTED, done, 0.0, statement.text)
         started = time.perf_counter()
         try:
             conn.execute(statement.text.encode())
         except (psycopg.Error, KeyboardInterrupt) as exc:
             _stopped_part_way(run, item, index, done, exc, time.perf_counter() - started)
         done.append(parse.statement_checksum(statement))
-        progress = {"index": index + 1, "of": len(item.statements), "checksum": done[-1]}
-        events.record_event(conn, run.settings, Event(
-            EventKind.STATEMENT, run.actor, step.migration, time.perf_counter() - started, detail=progress))
+        _progress(run, item, EventKind.STATEMENT, done, time.perf_counter() - started)
     detail: dict[str, object] = {"non_transactional": True, "resumed_at": start + 1 if start else None}
     record = run.composer.record(step, Event(EventKind.done(step.direction), run.actor, step.migration,
                                              detail=detail))
@@ -46,6 +49,27 @@ def run_autocommit(run: Run, item: Prepared, start: int = 0) -> None:
         conn.execute(f"{batch.RESET};\n{record}".encode())  # one implicit transaction
     except psycopg.Error as exc:
         _not_recorded(run, item, exc)
+
+
+def _check_lock(run: Run, item: Prepared, index: int) -> None:
+    """Before each statement: a previous one (DISCARD ALL, pg_advisory_unlock_all()) may have
+    let go of the migration lock, and then another runner could run this one too."""
+    try:
+        run.conn.execute(run.composer.lock_check().encode())
+    except psycopg.Error as exc:
+        label = item.step.migration.label
+        refuse_lost_session(run, item.step.migration, exc, f"statements 1..{index} committed; once "
+                            f"that statement is gone, `archon-plan repair --retry {label}` goes on")
+        raise
+
+
+def _progress(run: Run, item: Prepared, kind: EventKind, done: list[str], seconds: float,
+              about_to_run: str | None = None) -> None:
+    """A committed event of the resume protocol, with the runner's own rights."""
+    detail = resume.progress_detail(item.step.direction, done, len(item.statements), about_to_run,
+                                    in_doubt=about_to_run is not None)
+    events.record_event(run.bookkeeping, run.settings,
+                        Event(kind, run.actor, item.step.migration, seconds, detail=detail))
 
 
 def _not_recorded(run: Run, item: Prepared, exc: psycopg.Error) -> NoReturn:
@@ -100,16 +124,42 @@ def _stop_error(
                          f"fix the cause, then {retry}")
 
 
-def drop_invalid_index(conn: psycopg.Connection[tuple[object, ...]], name: str) -> bool:
-    """Drop an index a failed CREATE INDEX CONCURRENTLY left INVALID; True if there was one."""
+class IndexState(StrEnum):
+    """What the catalog says of the index a CREATE INDEX names."""
+
+    VALID = "valid"  # it was built: the statement took effect
+    INVALID = "invalid"  # a CREATE INDEX CONCURRENTLY stopped part-way left it behind
+    ABSENT = "absent"  # the statement did not take effect
+
+
+def index_state(conn: psycopg.Connection[tuple[object, ...]], index: parse.CreatedIndex) -> IndexState:
+    """The index's state, found beside its table (the name's case as written)."""
+    found = _find_index(conn, index)
+    if found is None:
+        return IndexState.ABSENT
+    return IndexState.VALID if found[0] else IndexState.INVALID
+
+
+def _find_index(conn: psycopg.Connection[tuple[object, ...]], index: parse.CreatedIndex) -> tuple[
+        bool, str] | None:
+    """(valid, its schema) of the index beside its table, or None."""
     row = conn.execute(
-        """SELECT n.nspname, c.relname FROM pg_index i
-           JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE i.indexrelid = to_regclass(%s) AND NOT i.indisvalid""",
-        (name,),
+        """SELECT i.indisvalid, n.nspname FROM pg_catalog.pg_class AS t
+           JOIN pg_catalog.pg_namespace AS n ON n.oid = t.relnamespace
+           JOIN pg_catalog.pg_class AS c ON c.relnamespace = t.relnamespace AND c.relname = %(name)s
+           JOIN pg_catalog.pg_index AS i ON i.indexrelid = c.oid
+           WHERE t.oid = pg_catalog.to_regclass(CASE WHEN %(schema)s::text IS NULL
+               THEN pg_catalog.quote_ident(%(table)s)
+               ELSE pg_catalog.quote_ident(%(schema)s) || '.' || pg_catalog.quote_ident(%(table)s) END)""",
+        {"name": index.name, "schema": index.schema, "table": index.table},
     ).fetchone()
-    if row is None:
+    return None if row is None else (bool(row[0]), str(row[1]))
+
+
+def drop_invalid_index(conn: psycopg.Connection[tuple[object, ...]], index: parse.CreatedIndex) -> bool:
+    """Drop the index if a CREATE INDEX CONCURRENTLY left it INVALID; True if there was one."""
+    found = _find_index(conn, index)
+    if found is None or found[0]:
         return False
-    conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
-        sql.Identifier(str(row[0]), str(row[1]))))
+    conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(found[1], index.name)))
     return True

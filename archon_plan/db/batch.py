@@ -113,6 +113,10 @@ class Composer:
             recording = tracker.reverted_template(self._settings, True)
         return self.bind(_LOCK_CHECK, self._guarded()) + _SEPARATOR + self.bind(recording, values)
 
+    def lock_check(self) -> str:
+        """A statement that fails (LOCK_GUARD) unless this session still holds the lock."""
+        return self.bind(_LOCK_CHECK, self._guarded())
+
     def _guarded(self) -> dict[str, object]:
         return {"backend_pid": self._backend_pid, "lock_key": lock.lock_key(self._settings)}
 

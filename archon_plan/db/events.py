@@ -108,13 +108,13 @@ def read_failures(
         CROSS JOIN LATERAL (
             SELECT event, detail, error FROM {e}
             WHERE version = s.version AND regexp_replace(migration_name, '\.sql$', '') = s.stem
-              AND event <> ALL(%(progress)s)
+              AND event <> %(retry)s
             ORDER BY id DESC LIMIT 1) AS last
         WHERE last.event = ANY(%(stopping)s)
           AND last.detail ? %(stop)s
         ORDER BY s.version, s.stem""").format(e=events_identifier(settings))
     with conn.cursor(row_factory=dict_row) as cursor:
         params = {"stop": STOP_KEY, "stopping": list(map(str, STOPPING_EVENTS)),
-                  "progress": [str(EventKind.STATEMENT), str(EventKind.RETRY)]}
+                  "retry": str(EventKind.RETRY)}
         rows = cursor.execute(query, params).fetchall()
     return [Failure.from_detail(str(r["version"]), str(r["stem"]), r["detail"], r["error"]) for r in rows]

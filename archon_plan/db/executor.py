@@ -169,7 +169,9 @@ def locked(
     """Hold the migration lock for the whole run."""
     pid = lock.acquire_lock(conn, settings, settings.lock_wait_s, reporter.notice)
     try:
-        yield Run(conn, settings, reporter, actor, pid, reconnect)
+        run = Run(conn, settings, reporter, actor, pid, reconnect)
+        yield run
+        run.close()
     finally:
         if not conn.closed and not conn.broken:
             lock.release_lock(conn, settings)

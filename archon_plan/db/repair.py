@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from ..core.graph import MigrationGraph
@@ -22,7 +23,7 @@ from ..errors import RefusedError, UsageError
 from ..sql import parse
 from . import autocommit, events, executor, state, tracker
 from .connection import Connection
-from .run import Reporter
+from .run import Prepared, Reporter
 
 
 class Repair(StrEnum):
@@ -78,8 +79,9 @@ def retry(
     reporter: Reporter,
     migration: Migration,
     actor: Actor = NOBODY,
-) -> Failure:
-    """Resume a non-transactional migration at the statement that failed."""
+    choice: Choice | None = None,
+) -> int:
+    """Finish a stopped non-transactional migration; return the statement (from 1) it resumed at."""
     with executor.locked(conn, settings, reporter, actor) as run:
         status = next(s for s in state.read_state(conn, settings, graph) if s.migration == migration)
         failure = status.failure
@@ -94,13 +96,61 @@ def retry(
                 "edited since; resuming could skip or repeat work",
                 "restore them, or finish by hand and use --mark-applied / --mark-reverted",
             )
-        failed = item.statements[failure.statements_done]
-        index = parse.invalid_index_candidate(failed)
-        dropped = bool(index) and autocommit.drop_invalid_index(conn, str(index))
-        if dropped:
-            reporter.notice(f"dropped the INVALID index {index} left by the failed statement")
-        detail: dict[str, object] = {"resumed_at": failure.resumes_at,
-                                     "dropped_invalid_index": index if dropped else None}
+        start, dropped = (_chosen(failure, item, choice) if choice
+                          else _resume_point(conn, reporter, failure, item))
+        detail: dict[str, object] = {"resumed_at": start + 1, "dropped_invalid_index": dropped,
+                                     "in_doubt": failure.in_doubt,
+                                     "chosen": f"{choice.how} {choice.statement}" if choice else None}
         events.record_event(conn, settings, Event(EventKind.RETRY, actor, migration, 0.0, detail=detail))
-        autocommit.run_autocommit(run, item, failure.statements_done)
-        return failure
+        autocommit.run_autocommit(run, item, start)
+        return start + 1
+
+
+def _resume_point(conn: Connection, reporter: Reporter, failure: Failure,
+                  item: Prepared) -> tuple[int, str | None]:
+    """Where to resume (0-based) and the INVALID index dropped first, if any: after the
+    statements that committed; an in-doubt statement is settled from the catalog when it
+    creates an index, and never guessed otherwise."""
+    done, label = failure.statements_done, item.step.migration.label
+    if done >= len(item.statements):
+        return done, None  # every statement committed: only the tracking row is missing
+    index = parse.created_index(item.statements[done])
+    if failure.in_doubt and index is None:
+        raise RefusedError(
+            f"statement {done + 1} of {label} was sent when the run stopped, and whether it "
+            "committed is unknown: archon-plan does not guess for this statement",
+            f"check the database, then `archon-plan repair --retry {label} --resume-at {done + 1}` "
+            f"runs it again, or `--resume-after {done + 1}` treats it as done",
+        )
+    if index is None:
+        return done, None
+    if failure.in_doubt and autocommit.index_state(conn, index) is autocommit.IndexState.VALID:
+        reporter.notice(f"statement {done + 1} had taken effect: the index {index.name} is valid")
+        return done + 1, None
+    if autocommit.drop_invalid_index(conn, index):
+        reporter.notice(f"dropped the INVALID index {index.name} left by statement {done + 1}")
+        return done, index.name
+    return done, None
+
+
+def _chosen(failure: Failure, item: Prepared, choice: Choice) -> tuple[int, str | None]:
+    """--resume-at K (run statement K again) or --resume-after K (treat 1..K as done), within
+    what may have run: statements beyond the stop never ran and cannot be skipped."""
+    done = failure.statements_done
+    if choice.how == "resume-at":  # run K again: any statement up to the first that did not commit
+        lowest, highest, start = 1, min(done + 1, len(item.statements)), choice.statement - 1
+    else:  # K took effect: up to the one in doubt, if any
+        lowest, highest, start = 0, done + (1 if failure.in_doubt else 0), choice.statement
+    if not lowest <= choice.statement <= highest:
+        raise UsageError(f"--{choice.how} {choice.statement}: {item.step.migration.label} stopped "
+                         f"after statement {done} of {len(item.statements)}",
+                         f"choose a statement from {lowest} to {highest}")
+    return start, None
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The operator's word on where to resume: `--resume-at K` or `--resume-after K`."""
+
+    how: str  # "resume-at" or "resume-after"
+    statement: int  # K, from 1

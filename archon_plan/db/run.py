@@ -52,6 +52,18 @@ class Run:
         """The run's statements as text, each template rendered once per run."""
         return batch.Composer(self.conn, self.settings, self.backend_pid)
 
+    @functools.cached_property
+    def bookkeeping(self) -> Connection:
+        """Where a non-transactional migration's progress is recorded: a connection of its own
+        when the run can open one, so that what the file does to its session (SET ROLE, SET
+        SESSION AUTHORIZATION, search_path) cannot break the bookkeeping. close() closes it."""
+        return self.reconnect() if self.reconnect is not None else self.conn
+
+    def close(self) -> None:
+        extra = self.__dict__.get("bookkeeping")
+        if extra is not None and extra is not self.conn:
+            extra.close()
+
 
 
 def record_failure(run: Run, event: Event) -> None:

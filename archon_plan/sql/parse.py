@@ -136,13 +136,24 @@ def _breaks_transaction(statement: Statement) -> str | None:
     return kind.removeprefix("TRANS_STMT_").replace("_", " ")
 
 
-def invalid_index_candidate(statement: Statement) -> str | None:
-    """The index a failed CREATE INDEX CONCURRENTLY may have left INVALID behind."""
+@dataclass(frozen=True)
+class CreatedIndex:
+    """The index a CREATE INDEX names, as written (case kept): it lives in its table's schema."""
+
+    schema: str | None  # the table's, when the statement names it
+    table: str
+    name: str
+    concurrently: bool
+
+
+def created_index(statement: Statement) -> CreatedIndex | None:
+    """The index a named CREATE INDEX [CONCURRENTLY] creates, else None."""
     fields = statement.fields
-    if statement.kind == "IndexStmt" and fields.get("concurrent") and fields.get("idxname"):
-        schema = fields.get("relation", {}).get("schemaname")
-        return f"{schema}.{fields['idxname']}" if schema else str(fields["idxname"])
-    return None
+    if statement.kind != "IndexStmt" or not fields.get("idxname"):
+        return None
+    relation = fields.get("relation", {})
+    return CreatedIndex(relation.get("schemaname"), str(relation.get("relname")), str(fields["idxname"]),
+                        bool(fields.get("concurrent")))
 
 
 def runnable_statements(sql: SqlFile) -> tuple[Statement, ...]:
