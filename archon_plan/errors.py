@@ -154,10 +154,13 @@ class Outcome(Enum):
     PARTLY_COMMITTED = "partly committed"  # non-transactional: `committed` statements stay
     UNKNOWN = "unknown"  # the connection was lost before the answer arrived
 
-    def describe(self, committed: int | None = None, statements: int | None = None) -> str:
+    def describe(self, committed: int | None = None, statements: int | None = None,
+                 direction: str = "apply") -> str:
         """The outcome as the end of an error's first line; the counts are a non-transactional
         migration's statements that stay committed, of how many."""
         lost = "the connection was lost, so whether it committed is unknown"
+        if self is Outcome.ROLLED_BACK and direction == "revert":
+            return "rolled back, so it stays applied; migrations reverted before it stay reverted"
         if self is Outcome.ROLLED_BACK:
             return "rolled back, earlier migrations are kept"
         if self is Outcome.COMMITTED:
@@ -193,7 +196,7 @@ class MigrationFailedError(DatabaseError):
         part = "SQL" if in_sql else "setup or tracking row"
         super().__init__(
             f"{location}: {direction} of {migration} failed in its {part}: {sqlstate or '?'} "
-            f"{primary}; {outcome.describe(committed, statements)}", hint)
+            f"{primary}; {outcome.describe(committed, statements, direction)}", hint)
 
     def __str__(self) -> str:
         """The first line, then PostgreSQL's DETAIL and HINT, then archon-plan's HINT."""
@@ -232,7 +235,7 @@ class RunInterruptedError(ArchonPlanError):
         self.migration, self.direction, self.location = migration, direction, location
         self.outcome, self.committed, self.statements = outcome, committed, statements
         self.advice = advice
-        left = outcome.describe(committed, statements)
+        left = outcome.describe(committed, statements, direction)
         super().__init__(f"{location}: {self.stopped} during {direction} of {migration}; "
                          f"{'it was ' if outcome is Outcome.ROLLED_BACK else ''}{left}", advice)
 

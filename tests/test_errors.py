@@ -138,7 +138,8 @@ def test_archon_plans_own_advice_is_the_last_hint(tmp_path: Path, database_url: 
 
 
 @pytest.mark.parametrize(("outcome", "committed", "ending"), [
-    (Outcome.ROLLED_BACK, None, "; it was rolled back, earlier migrations are kept"),
+    (Outcome.ROLLED_BACK, None, "; it was rolled back, so it stays applied; migrations reverted before "
+                                "it stay reverted"),
     (Outcome.PARTLY_COMMITTED, 2, "; statements 1..2 of 5 stay committed"),
     (Outcome.PARTLY_COMMITTED, 0, "; none of its 5 statements committed"),
 ])
@@ -176,3 +177,17 @@ def test_non_transactional_migration_whose_row_fails_is_committed_not_rolled_bac
         "fix the cause, then `archon-plan repair 0.1.0/002_index --mark-applied` records it")
     assert [n for _, n in tracking_rows(db)] == ["001_guard.sql"]
     assert db.execute("SELECT to_regclass('t_id') IS NOT NULL").fetchone() == (True,)
+
+
+def test_a_failed_revert_says_in_its_own_words_that_the_migration_stays_applied(
+    tmp_path: Path, database_url: str, db: Conn
+) -> None:
+    files = {"migrations/0.1.0/001_t.sql": "CREATE TABLE t (id int);\n",
+             "migrations/0.1.0/rollbacks/001_t.sql": "DROP TABLE t;\nDROP TABLE not_there;\n"}
+    write_project(tmp_path, files, entry("0.1.0", "001_t"))
+    assert run(tmp_path, database_url, "apply").returncode == 0
+    result = run(tmp_path, database_url, "revert", "--last", "1")
+    assert result.returncode == ExitCode.MIGRATION_FAILED
+    assert "revert of 0.1.0/001_t failed in its SQL: 42P01" in result.stderr
+    assert "rolled back, so it stays applied" in result.stderr and "earlier migrations" not in result.stderr
+    assert [n for _, n in tracking_rows(db)] == ["001_t.sql"]
