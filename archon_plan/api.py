@@ -9,6 +9,7 @@ from .core import graph, releases
 from .core.graph import MigrationGraph
 from .core.model import Manifest, Migration, MigrationStatus
 from .db import connection, state
+from .db.target import resolve_target
 from .errors import UsageError
 from .project import loader
 
@@ -31,7 +32,7 @@ def release(loaded: Manifest, version: str) -> tuple[Migration, ...]:
 def status(loaded: Manifest, database_url: str) -> tuple[MigrationStatus, ...]:
     """Each migration's state in the database at database_url; reads only, creates nothing."""
     built = plan(loaded)
-    target = connection.resolve_target(database_url, {})
+    target = resolve_target(database_url, {})
     if target is None:
         raise UsageError("status needs a database URL", "pass postgresql://user:password@host/dbname")
     conn = connection.connect(target)

@@ -12,6 +12,7 @@ import pytest
 from archon_plan.core.graph import build_graph
 from archon_plan.core.model import State
 from archon_plan.db import connection, executor, state
+from archon_plan.db.target import Target
 from archon_plan.project import scaffold
 from archon_plan.project.loader import load_manifest
 from tests.conftest import CORPUS
@@ -57,14 +58,14 @@ def apply_all(database_url: str, manifest_path: Path) -> list[str]:
     loaded = load_manifest(manifest_path)
     graph = build_graph(loaded.migrations)
     recorder = Recorder()
-    with connection.connect(connection.Target(url=database_url, source="test")) as conn:
+    with connection.connect(Target(url=database_url, source="test")) as conn:
         executor.apply(conn, loaded.settings, graph, recorder)
     return recorder.finished
 
 
 def states(database_url: str, manifest_path: Path) -> list[State]:
     loaded = load_manifest(manifest_path)
-    with connection.connect(connection.Target(url=database_url, source="test")) as conn:
+    with connection.connect(Target(url=database_url, source="test")) as conn:
         found = state.read_state(conn, loaded.settings, build_graph(loaded.migrations))
     return [s.state for s in found]
 

@@ -14,6 +14,7 @@ from archon_plan.core import planning
 from archon_plan.core.graph import build_graph, resolve
 from archon_plan.core.model import Manifest, State, Step
 from archon_plan.db import connection, executor, state
+from archon_plan.db.target import Target
 from archon_plan.errors import (
     DriftError,
     LockTimeoutError,
@@ -65,7 +66,7 @@ def project(tmp_path: Path, files: dict[str, str] = BASIC, manifest: str = BASIC
 
 
 def connect(url: str) -> Conn:
-    return connection.connect(connection.Target(url=url, source="test"))
+    return connection.connect(Target(url=url, source="test"))
 
 
 def apply(url: str, loaded: Manifest, target: str | None = None) -> Recorder:

@@ -11,6 +11,7 @@ import pytest
 from archon_plan.core.graph import build_graph
 from archon_plan.core.model import NOBODY
 from archon_plan.db import batch, connection, executor
+from archon_plan.db.target import Target
 from archon_plan.errors import ConnectionLostError, DatabaseError, ExitCode, Outcome
 from archon_plan.project.loader import load_manifest
 from tests.helpers import entry, table_exists, tracking_rows, write_project
@@ -46,7 +47,7 @@ def lose_connection(monkeypatch: pytest.MonkeyPatch, after_commit: bool) -> None
 
 def apply(tmp_path: Path, database_url: str, reconnect: Callable[[], Conn] | None) -> ConnectionLostError:
     loaded = load_manifest(tmp_path / "migrations.toml")
-    conn = connection.connect(connection.Target(database_url, "test"))
+    conn = connection.connect(Target(database_url, "test"))
     try:
         with pytest.raises(ConnectionLostError) as raised:
             executor.apply(conn, loaded.settings, build_graph(loaded.migrations), Recorder(), actor=NOBODY,
@@ -62,7 +63,7 @@ def test_a_connection_lost_after_the_commit_is_reported_as_committed(
 ) -> None:
     project(tmp_path)
     lose_connection(monkeypatch, after_commit=True)
-    error = apply(tmp_path, database_url, lambda: connection.connect(connection.Target(database_url, "t")))
+    error = apply(tmp_path, database_url, lambda: connection.connect(Target(database_url, "t")))
     assert error.outcome is Outcome.COMMITTED and "its tracking row shows that it committed" in str(error)
     assert [n for _, n in tracking_rows(db)] == ["001_first.sql", "002_second.sql"]
     assert events(db) == [("apply", "001_first.sql"), ("apply", "002_second.sql")]
@@ -74,7 +75,7 @@ def test_a_connection_lost_before_the_commit_is_reported_as_not_committed_with_i
 ) -> None:
     project(tmp_path)
     lose_connection(monkeypatch, after_commit=False)
-    error = apply(tmp_path, database_url, lambda: connection.connect(connection.Target(database_url, "t")))
+    error = apply(tmp_path, database_url, lambda: connection.connect(Target(database_url, "t")))
     assert error.outcome is Outcome.ROLLED_BACK and "did not commit" in str(error)
     assert [n for _, n in tracking_rows(db)] == ["001_first.sql"]
     assert not table_exists(db, "second")
@@ -98,7 +99,7 @@ def test_when_the_database_cannot_be_reached_again_the_outcome_is_unknown_and_sa
 
 
 def test_every_connection_probes_a_silent_link_with_keepalives_and_a_user_timeout(database_url: str) -> None:
-    conn = connection.connect(connection.Target(database_url, "test"))
+    conn = connection.connect(Target(database_url, "test"))
     try:
         found = {k: v for k, v in conn.info.get_parameters().items() if k.startswith(("keepalives", "tcp_"))}
     finally:

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from archon_plan.db.connection import Target, redact, resolve_target
+from archon_plan.db.target import Target, redact, resolve_target
 from archon_plan.errors import DatabaseError, ExitCode, RefusedError
 from tests.helpers import entry, run_in_process, write_project
 

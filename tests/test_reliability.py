@@ -19,6 +19,7 @@ from archon_plan.core.graph import build_graph
 from archon_plan.core.model import Actor, Manifest
 from archon_plan.db import connection, executor, lock, state, tracker
 from archon_plan.db.run import Run
+from archon_plan.db.target import Target
 from archon_plan.errors import ExitCode, MigrationFailedError, RefusedError
 from archon_plan.project.loader import load_manifest
 from tests.helpers import FakeClock, entry, run_in_process, table_exists, tracking_rows, write_project
@@ -256,7 +257,7 @@ def lock_blocked_project(tmp_path: Path, retries: int) -> Manifest:
 def apply_in_process(database_url: str, loaded: Manifest) -> Recorder:
     recorder = Recorder()
     graph = build_graph(loaded.migrations)
-    with connection.connect(connection.Target(url=database_url, source="test")) as conn:
+    with connection.connect(Target(url=database_url, source="test")) as conn:
         executor.apply(conn, loaded.settings, graph, recorder, actor=Actor("tester", "here", "x"))
     return recorder
 
@@ -313,7 +314,7 @@ def test_a_changed_backend_between_transactions_stops_the_run(
 ) -> None:
     loaded = load_manifest(many_migrations(tmp_path, 1))
     settings = replace(loaded.settings)
-    with connection.connect(connection.Target(url=database_url, source="test")) as conn:
+    with connection.connect(Target(url=database_url, source="test")) as conn:
         tracker.ensure_table(conn, settings)
         prepared = executor.prepare(
             planning.forwards_plan(

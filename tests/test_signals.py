@@ -13,6 +13,7 @@ import pytest
 from archon_plan.core.graph import build_graph
 from archon_plan.core.model import NOBODY
 from archon_plan.db import batch, connection, executor
+from archon_plan.db.target import Target
 from archon_plan.errors import ExitCode, Outcome, RunInterruptedError
 from archon_plan.project.loader import load_manifest
 from tests.helpers import entry, table_exists, tracking_rows, write_project
@@ -89,7 +90,7 @@ def test_an_interrupt_that_lands_after_the_commit_is_reported_as_committed(
 
     monkeypatch.setattr(batch.CountingCursor, "execute", commit_then_interrupt)
     loaded = load_manifest(tmp_path / "migrations.toml")
-    conn = connection.connect(connection.Target(database_url, "test"))
+    conn = connection.connect(Target(database_url, "test"))
     try:
         with pytest.raises(RunInterruptedError) as raised:
             executor.apply(conn, loaded.settings, build_graph(loaded.migrations), Recorder(), actor=NOBODY)

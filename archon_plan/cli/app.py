@@ -251,7 +251,7 @@ def _actor() -> Actor:
 def _report(
     context: object, exc: BaseException, code: ExitCode, show_trace: bool, text: str
 ) -> int:
-    from ..db.connection import redact
+    from ..db.target import redact
 
     secrets = getattr(context, "secrets", ())
     if show_trace:

@@ -21,8 +21,9 @@ from ..project import cache, loader
 from . import render
 
 if TYPE_CHECKING:  # psycopg (connection, tracker, executor) loads only for verbs that connect
-    from ..db.connection import Connection, Target
+    from ..db.connection import Connection
     from ..db.state import Selector
+    from ..db.target import Target
 
 
 @dataclass
@@ -79,8 +80,9 @@ def load(context: Context) -> tuple[Manifest, graph.MigrationGraph]:
 def connected(context: Context, settings: Settings, root: Path) -> Iterator[tuple[
         Connection, Target]]:
     from ..db import connection
+    from ..db.target import resolve_target
 
-    target = connection.resolve_target(context.database_url, context.env)
+    target = resolve_target(context.database_url, context.env)
     if target is None:
         target = connection.embedded_target(root)
         print(f"archon-plan: no database configured; using the {target.source} "

@@ -22,7 +22,8 @@ from ..sql.rules import Severity
 from .commands import Context, PrintReporter, load
 
 if TYPE_CHECKING:  # rehearse, and psycopg with the connection, are imported where they are used
-    from ..db.connection import Connection, Target
+    from ..db.connection import Connection
+    from ..db.target import Target
     from ..review.rehearse import Outcome
     from ..sql.lint import Finding
 
@@ -116,13 +117,14 @@ def rehearse_rollbacks(context: Context, args: argparse.Namespace) -> int:
     """Never on the configured database: --database-url names the server that holds the scratch
     databases, and the environment's database variables are not read."""
     from ..db import connection
+    from ..db.target import resolve_target
     from ..review import rehearse, rehearse_report  # only here: psycopg, catalog reading
 
     loaded, built = load(context)
     base = None
     if args.changed_since is not None:
         base = {m.key for m in revision.load_base(context.manifest_path, args.changed_since).migrations}
-    given = connection.resolve_target(context.database_url, {})
+    given = resolve_target(context.database_url, {})
     with connection.throwaway_server() if given is None else nullcontext(given) as server:
         context.secrets = server.secrets
         result = rehearse.rehearse(lambda: _scratch(server), loaded.settings, built,

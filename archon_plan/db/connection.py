@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import re
 import shutil
 import tempfile
-import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
-from ..errors import DatabaseError, RefusedError
+from ..errors import DatabaseError
+from .target import Target, redact
 
 Connection = psycopg.Connection[tuple[object, ...]]  # every connection of ours: autocommit, tuple rows
 
@@ -29,110 +27,6 @@ CONNECT_TIMEOUT_S = 10
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
               "tcp_user_timeout": 30_000}
 APPLICATION_NAME = "archon-plan"
-URL_VARIABLES = ("ARCHON_DATABASE_URL", "DATABASE_URL", "SUPABASE_DB_URL")
-SUPABASE_POOLER_PORT = "6543"
-POOLER_REFUSAL = (
-    "port 6543 is Supabase's transaction pooler, which hands each transaction to any "
-    "server session: it breaks the migration lock and session settings a migrator relies on"
-)
-POOLER_HINT = "use the direct connection (db.<ref>.supabase.co:5432) or the session pooler (port 5432)"
-
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<secret>[^@\s]*)(?=@)", re.I)
-_KV_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<secret>'(?:[^'\\]|\\.)*'|[^\s&]+)", re.I)
-
-
-@dataclass(frozen=True)
-class Target:
-    """A database to connect to; `url` is a secret and never printed as is."""
-
-    url: str = field(repr=False)
-    source: str  # which flag or variable it came from
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        return _passwords(self.url)
-
-    @property
-    def parses(self) -> bool:
-        try:
-            conninfo_to_dict(self.url)
-        except psycopg.Error:
-            return False
-        return True
-
-    @property
-    def redacted(self) -> str:
-        if not self.parses:  # no telling where a password sits in it
-            return f"<the URL from {self.source}, not shown: it cannot be parsed>"
-        return redact(self.url, self.secrets)
-
-
-def _passwords(url: str) -> tuple[str, ...]:
-    try:
-        password = conninfo_to_dict(url).get("password")
-    except psycopg.Error:
-        password = None
-    found = {str(password)} if password else set()
-    for pattern in (_URL_PASSWORD, _KV_PASSWORD):
-        found.update(m["secret"].strip("'") for m in pattern.finditer(url) if m["secret"])
-    found.update({urllib.parse.unquote(p) for p in found} | {urllib.parse.quote(p) for p in found})
-    return tuple(sorted((p for p in found if p), key=len, reverse=True))
-
-
-def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Remove passwords from text: URL userinfo, password=..., and known values."""
-    text = _URL_PASSWORD.sub(lambda m: m["head"] + "***", text)
-    text = _KV_PASSWORD.sub(lambda m: m["head"] + "***", text)
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
-
-
-def resolve_target(database_url: str | None, env: Mapping[str, str]) -> Target | None:
-    """The configured database in order of precedence, or None for the embedded one."""
-    if database_url:
-        return _checked(database_url, "--database-url")
-    for name in URL_VARIABLES:
-        if env.get(name):
-            return _checked(env[name], name)
-    if env.get("SUPABASE_URL"):
-        return _supabase(env)
-    if env.get("SUPABASE_SERVICE_KEY"):
-        raise DatabaseError(
-            "SUPABASE_SERVICE_KEY is an API key, not a database password",
-            "set SUPABASE_DB_URL to the direct connection string, or SUPABASE_URL and "
-            "SUPABASE_DB_PASSWORD (Project Settings > Database)",
-        )
-    return None
-
-
-def _checked(url: str, source: str) -> Target:
-    """Refuse a transaction-mode pooler's port before connecting."""
-    try:
-        port = str(conninfo_to_dict(url).get("port") or "")
-    except psycopg.Error:
-        port = ""
-    if SUPABASE_POOLER_PORT in port.split(","):
-        raise RefusedError(f"{source}: {POOLER_REFUSAL}", POOLER_HINT)
-    return Target(url=url, source=source)
-
-
-def _supabase(env: Mapping[str, str]) -> Target:
-    host = urllib.parse.urlsplit(env["SUPABASE_URL"]).hostname or ""
-    ref = host.split(".")[0]
-    password = env.get("SUPABASE_DB_PASSWORD")
-    if not password:
-        hint = ("set SUPABASE_DB_PASSWORD to the database password (Project Settings > "
-                "Database), or SUPABASE_DB_URL to the direct connection string")
-        if env.get("SUPABASE_SERVICE_KEY"):
-            raise DatabaseError("SUPABASE_SERVICE_KEY is an API key, not a database password", hint)
-        raise DatabaseError("SUPABASE_URL is set but SUPABASE_DB_PASSWORD is not", hint)
-    if not ref or not host.endswith(".supabase.co"):
-        raise DatabaseError(f"SUPABASE_URL {host!r} is not a https://<ref>.supabase.co URL",
-                            "or set SUPABASE_DB_URL to the connection string")
-    quoted = urllib.parse.quote(password, safe="")
-    url = f"postgresql://postgres:{quoted}@db.{ref}.supabase.co:5432/postgres?sslmode=require"
-    return Target(url=url, source="SUPABASE_URL + SUPABASE_DB_PASSWORD")
 
 
 def _embedded_server(pgdata: Path, cleanup_mode: str) -> Any:
