@@ -216,9 +216,10 @@ def test_url_variables_take_precedence_in_order(winner: str) -> None:
     assert target is not None and (target.url, target.source) == (FULL_ENV[winner], winner)
 
 
-def test_empty_variable_is_skipped() -> None:
-    target = resolve_target(None, {"ARCHON_DATABASE_URL": "", "DATABASE_URL": FULL_ENV["DATABASE_URL"]})
-    assert target is not None and target.source == "DATABASE_URL"
+def test_an_empty_variable_is_an_error_not_skipped() -> None:
+    """Issue 12: an empty variable is a CI secret that is missing, never 'not set'."""
+    with pytest.raises(DatabaseError, match="ARCHON_DATABASE_URL is set but empty"):
+        resolve_target(None, {"ARCHON_DATABASE_URL": "", "DATABASE_URL": FULL_ENV["DATABASE_URL"]})
 
 
 def test_supabase_url_and_password_make_the_direct_connection() -> None:

@@ -161,6 +161,9 @@ def _add_global_options(parser: argparse.ArgumentParser, defaults: bool) -> None
     parser.add_argument("--database-url", default=default(None),
                         help="PostgreSQL URL (else ARCHON_DATABASE_URL, DATABASE_URL, SUPABASE_DB_URL, "
                         "SUPABASE_URL + SUPABASE_DB_PASSWORD, else the embedded PostgreSQL)")
+    parser.add_argument("--embedded", action="store_true", default=default(False),
+                        help="use the embedded PostgreSQL in .archon/ (also ARCHON_EMBEDDED=1); without it, "
+                        "only a laptop with no database configured and no CI falls back to it")
     parser.add_argument("--lock-wait", type=_positive(float), metavar="SECONDS", default=default(None),
                         help="how long to wait for another runner's lock ([settings] lock_wait, 60)")
     parser.add_argument("--lock-timeout", type=_positive(float), dest="lock_wait", action=_DeprecatedAlias,
@@ -173,14 +176,16 @@ def _add_global_options(parser: argparse.ArgumentParser, defaults: bool) -> None
                         help="show tracebacks of errors")
 
 
-def read_environment() -> dict[str, str]:
-    """The process environment over a .env file in the working directory."""
+def read_environment(manifest: Path) -> dict[str, str]:
+    """The process environment, over a .env file in the working directory, over one beside
+    the manifest: `--manifest sub/migrations.toml` finds sub/.env."""
     env: dict[str, str] = {}
-    dotenv_path = Path.cwd() / ".env"
-    if dotenv_path.is_file():
-        from dotenv import dotenv_values
+    folders = dict.fromkeys([manifest.resolve().parent, Path.cwd().resolve()])  # later wins
+    for dotenv_path in (folder / ".env" for folder in folders):
+        if dotenv_path.is_file():
+            from dotenv import dotenv_values
 
-        env.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+            env.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
     env.update(os.environ)
     return env
 
@@ -216,7 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         lock_wait=args.lock_wait,
         migration_lock_timeout=args.migration_lock_timeout,
         statement_timeout=args.statement_timeout,
-        env=read_environment(),
+        env=read_environment(args.manifest),
+        embedded=args.embedded,
         actor=_actor(),
     )
     try:

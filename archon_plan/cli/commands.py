@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 # review verbs (review.py) load in the verbs that use them: `show` and `check` never connect.
 from ..core import graph, planning
 from ..core.model import NOBODY, Actor, Manifest, Migration, Plan, Settings, State, Step, duration_problem
-from ..errors import ExitCode, RefusedError, UsageError
+from ..errors import DatabaseError, ExitCode, RefusedError, UsageError
 from ..project import cache, loader
 from . import render
 
@@ -36,6 +36,7 @@ class Context:
     statement_timeout: str | None = None
     actor: Actor = NOBODY
     secrets: tuple[str, ...] = field(default=())
+    embedded: bool = False  # --embedded: the embedded PostgreSQL, chosen on purpose
 
 
 class PrintReporter:
@@ -80,13 +81,8 @@ def load(context: Context) -> tuple[Manifest, graph.MigrationGraph]:
 def connected(context: Context, settings: Settings, root: Path) -> Iterator[tuple[
         Connection, Target]]:
     from ..db import connection
-    from ..db.target import resolve_target
 
-    target = resolve_target(context.database_url, context.env)
-    if target is None:
-        target = connection.embedded_target(root)
-        print(f"archon-plan: no database configured; using the {target.source} "
-              "(set --database-url or ARCHON_DATABASE_URL for yours)", file=sys.stderr)
+    target = _target_database(context, root)
     context.secrets = target.secrets
     conn = connection.connect(target)
     try:
@@ -94,6 +90,36 @@ def connected(context: Context, settings: Settings, root: Path) -> Iterator[tupl
             yield conn, target
     finally:
         conn.close()
+
+
+def _target_database(context: Context, root: Path) -> Target:
+    """The configured database; the embedded one only when chosen, or on a laptop with
+    nothing configured. Never silently in CI, where a missing secret must fail the deploy."""
+    from ..db import connection
+    from ..db.target import resolve_target
+
+    target = resolve_target(context.database_url, context.env)
+    chosen = context.embedded or context.env.get("ARCHON_EMBEDDED") == "1"
+    if target is not None and chosen:
+        raise DatabaseError(f"--embedded (or ARCHON_EMBEDDED=1) and {target.source} both choose a "
+                            "database", "keep one of them")
+    if target is not None:
+        if target.source == "--database-url" and target.secrets:
+            print("archon-plan: warning: a password given with --database-url is visible to other "
+                  "local users (ps) while archon-plan runs; set ARCHON_DATABASE_URL or put it in "
+                  ".env instead", file=sys.stderr)
+        return target
+    if not chosen and context.env.get("CI"):
+        raise DatabaseError(
+            "no database configured, and CI is set: archon-plan does not fall back to an embedded "
+            "database in CI, where a missing secret would otherwise migrate a throwaway one",
+            "set --database-url, ARCHON_DATABASE_URL, DATABASE_URL, SUPABASE_DB_URL, or SUPABASE_URL "
+            "with SUPABASE_DB_PASSWORD; --embedded (or ARCHON_EMBEDDED=1) chooses the embedded one")
+    target = connection.embedded_target(root)
+    if not chosen:
+        print(f"archon-plan: no database configured; using the {target.source} "
+              "(set --database-url or ARCHON_DATABASE_URL for yours)", file=sys.stderr)
+    return target
 
 
 def show(context: Context, args: argparse.Namespace) -> int:

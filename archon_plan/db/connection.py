@@ -62,7 +62,7 @@ def connect(target: Target) -> psycopg.Connection[tuple[object, ...]]:
     if not target.parses:  # libpq's own message would quote the secret back
         raise DatabaseError(f"the database URL from {target.source} cannot be parsed (not shown)",
                             "write it as postgresql://user:password@host:5432/dbname, "
-                            "percent-encoding special characters in the password")
+                            "percent-encoding special characters in the password (@ as %40)")
     try:
         return psycopg.connect(
             make_conninfo(target.url, **KEEPALIVES),

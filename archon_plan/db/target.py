@@ -14,6 +14,9 @@ from psycopg.conninfo import conninfo_to_dict
 from ..errors import DatabaseError, RefusedError
 
 URL_VARIABLES = ("ARCHON_DATABASE_URL", "DATABASE_URL", "SUPABASE_DB_URL")
+# Every variable that configures the target database (docs/cli.md, "Finding the database").
+DATABASE_VARIABLES = (*URL_VARIABLES, "SUPABASE_URL", "SUPABASE_DB_PASSWORD", "SUPABASE_SERVICE_KEY")
+NEON_POOLER_MARK = "-pooler."  # ep-name-pooler.region.aws.neon.tech is the pooled endpoint
 
 
 
@@ -32,7 +35,9 @@ POOLER_HINT = "use the direct connection (db.<ref>.supabase.co:5432) or the sess
 
 
 
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<secret>[^@\s]*)(?=@)", re.I)
+# The secret runs to the last '@' of the authority: an unencoded '@' in it must not cut it short.
+_URL_PASSWORD = re.compile(
+    r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<secret>[^/\s]*)(?=@[^@/\s]*(?:$|[/?\s]))", re.I)
 
 
 
@@ -53,6 +58,10 @@ class Target:
 
     @property
     def parses(self) -> bool:
+        """Whether libpq reads it as written. Not a URL whose authority holds two '@': libpq
+        splits at the first, and the rest of the password would be taken (and shown) as host."""
+        if "://" in self.url and self.url.split("://", 1)[1].split("/", 1)[0].count("@") > 1:
+            return False
         try:
             conninfo_to_dict(self.url)
         except psycopg.Error:
@@ -91,12 +100,22 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
 
 
 def resolve_target(database_url: str | None, env: Mapping[str, str]) -> Target | None:
-    """The configured database in order of precedence, or None for the embedded one."""
-    if database_url:
-        return _checked(database_url, "--database-url")
+    """The configured database in order of precedence, or None when nothing is configured.
+
+    A variable set but empty is an error, never a reason to look further: in CI a secret
+    that is not defined expands to an empty string, and the run must not go elsewhere."""
+    if database_url is not None:
+        if not database_url.strip():
+            raise DatabaseError("--database-url is empty", "give the URL, or leave the option out")
+        return _checked(database_url, "--database-url", env)
+    empty = [name for name in DATABASE_VARIABLES if name in env and not env[name].strip()]
+    if empty:
+        raise DatabaseError(f"{', '.join(empty)} {'is' if len(empty) == 1 else 'are'} set but empty",
+                            "a CI secret that is not defined expands to an empty string: define it, "
+                            "or unset the variable")
     for name in URL_VARIABLES:
         if env.get(name):
-            return _checked(env[name], name)
+            return _checked(env[name], name, env)
     if env.get("SUPABASE_URL"):
         return _supabase(env)
     if env.get("SUPABASE_SERVICE_KEY"):
@@ -109,14 +128,23 @@ def resolve_target(database_url: str | None, env: Mapping[str, str]) -> Target |
 
 
 
-def _checked(url: str, source: str) -> Target:
-    """Refuse a transaction-mode pooler's port before connecting."""
+def _checked(url: str, source: str, env: Mapping[str, str]) -> Target:
+    """Refuse a transaction pooler before connecting: Supabase's port 6543 (in the URL, or in
+    libpq's PGPORT when the URL names none) and Neon's pooled host names."""
     try:
-        port = str(conninfo_to_dict(url).get("port") or "")
+        params = conninfo_to_dict(url)
     except psycopg.Error:
-        port = ""
+        params = {}
+    port = str(params.get("port") or env.get("PGPORT") or "")
     if SUPABASE_POOLER_PORT in port.split(","):
-        raise RefusedError(f"{source}: {POOLER_REFUSAL}", POOLER_HINT)
+        where = "" if params.get("port") else " (from PGPORT)"
+        raise RefusedError(f"{source}{where}: {POOLER_REFUSAL}", POOLER_HINT)
+    for host in str(params.get("host") or env.get("PGHOST") or "").split(","):
+        if NEON_POOLER_MARK in host:
+            raise RefusedError(
+                f"{source}: {host} is Neon's pooled endpoint, a transaction pooler, which breaks the "
+                "migration lock and session settings a migrator relies on",
+                f"use the direct host: {host.replace(NEON_POOLER_MARK, '.', 1)}")
     return Target(url=url, source=source)
 
 
