@@ -54,7 +54,7 @@ def _root(manifest_path: Path) -> str:
 def load(cache: Path, manifest_path: Path) -> tuple[Manifest, MigrationGraph] | None:
     """The cached manifest and graph with every SQL file read afresh, or None."""
     try:
-        key = _key(manifest_path.read_bytes())
+        key = _key(files.read_bytes(str(manifest_path)))
         data = json.loads(_entry_path(cache, manifest_path).read_text(encoding="utf-8"))
         if data.get("key") != key or data["fields"] != list(_FIELDS):
             return None
@@ -79,7 +79,7 @@ def store(cache: Path, manifest_path: Path, manifest: Manifest, graph: Migration
     root = _root(manifest_path)
     index = {m.key: i for i, m in enumerate(manifest.migrations)}
     data = {
-        "key": _key(manifest_path.read_bytes()),
+        "key": _key(files.read_bytes(str(manifest_path))),
         "settings": {f.name: _plain(getattr(manifest.settings, f.name), root)
                      for f in dataclasses.fields(Settings)},
         "fields": _FIELDS,

@@ -55,7 +55,7 @@ def read_manifest(path: Path) -> tuple[Manifest, list[Problem]]:
     files.real_folder.cache_clear()  # folders are resolved once per read, never across reads
     name = str(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = files.read_bytes(str(path)).decode("utf-8")
     except FileNotFoundError:
         hint = "pass --manifest PATH, or run `archon-plan init` to write one"
         return _empty(path), [Problem(name, "manifest not found", hint)]

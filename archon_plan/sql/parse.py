@@ -172,6 +172,10 @@ def statement_checksum(statement: Statement) -> str:
 def problems(sql: SqlFile, context: str, transactional: bool = True) -> list[Problem]:
     """Everything that stops a file from running in its mode (one transaction, or
     one statement at a time for `transactional = false`)."""
+    if "\x00" in sql.text:  # the text would end there on its way to the server (and to pglast)
+        return [Problem.at(location(sql, sql.text.index("\x00")),
+                           f"{context}: a NUL byte: every statement after it would be dropped",
+                           "remove the NUL byte", code="AP506")]
     try:
         statements = split_statements(sql.text)
     except SqlSyntaxError as exc:

@@ -88,5 +88,7 @@ RULES: tuple[Rule, ...] = (
          "transaction control in a `transactional = false` migration, which runs statements one by one",
          "remove it"),
     Rule("AP505", "no-statements", _E, "the file holds only comments", "write its SQL, or remove the entry"),
+    Rule("AP506", "nul-byte", _E, "a NUL byte: PostgreSQL would silently drop every statement after it",
+         "remove the NUL byte (the file was probably saved by a tool that wrote binary data)"),
 )
 BY_CODE: dict[str, Rule] = {rule.code: rule for rule in RULES}
