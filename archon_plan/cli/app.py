@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     which = revert.add_mutually_exclusive_group(required=True)
     which.add_argument("name", nargs="?", metavar="NAME", help="revert this migration")
     which.add_argument("--to", metavar="NAME", help="revert everything applied after NAME")
-    which.add_argument("--last", type=int, metavar="N", help="revert the last N applied")
+    which.add_argument("--last", type=_positive(int), metavar="N", help="revert the last N applied")
     revert.add_argument("--cascade", action="store_true",
                         help="also revert applied migrations that depend on the target")
     revert.add_argument("--dry-run", action="store_true", help="print what would run; change nothing")
@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         action.add_argument(flag, nargs="?", const="", metavar="NAME", help=text)
     repair.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    repair.add_argument("--cascade", action="store_true",
+                        help="with --mark-reverted: mark its applied dependents reverted too")
     resume = repair.add_mutually_exclusive_group()
     resume.add_argument("--resume-at", type=_positive(int), metavar="K",
                         help="with --retry: run statement K again (one whose outcome is unknown)")

@@ -159,6 +159,11 @@ def apply(context: Context, args: argparse.Namespace) -> int:
             return _dry_run(state.plan_forwards(conn, loaded.settings, built, target), "apply")
         plan = executor.apply(conn, loaded.settings, built, PrintReporter(), target, context.actor,
                               reconnect=lambda: connection.connect(db))
+        if not plan and target is not None:  # "all up to date" would hide the others pending
+            pending = sum(s.state is State.PENDING for s in state.read_state(conn, loaded.settings, built))
+            print(f"Nothing to apply: {target.label} and what it depends on are applied; "
+                  f"{pending} other migration(s) pending.")
+            return ExitCode.OK
     _summary(plan, "applied", len(built.order))
     return ExitCode.OK
 
@@ -222,7 +227,7 @@ def repair_history(context: Context, args: argparse.Namespace) -> int:
         _confirm(f"{action} {migration.label}: this changes the recorded history. Proceed?")
     with connected(context, loaded.settings, loaded.root) as (conn, _):
         before = repair.repair(conn, loaded.settings, built, PrintReporter(), action, migration,
-                               context.actor)
+                               context.actor, cascade=args.cascade)
     print(f"{action}: {migration.label} (was {before.state}); the event history records it.")
     return ExitCode.OK
 

@@ -37,6 +37,7 @@ class Failure:
     done_checksums: tuple[str, ...]  # of the statements that did run, to detect edits
     error: str | None
     in_doubt: bool = False  # statement statements_done + 1 was sent; whether it committed is unknown
+    statements: int | None = None  # how many the file had when it stopped (None in older histories)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -58,7 +59,8 @@ class Failure:
     @classmethod
     def from_detail(cls, version: str, stem: str, detail: Mapping[str, Any], error: str | None) -> Failure:
         return cls(version, stem, Direction(str(detail[_DIRECTION])), int(detail[_DONE]),
-                   tuple(str(c) for c in detail[_CHECKSUMS]), error, bool(detail.get(_IN_DOUBT)))
+                   tuple(str(c) for c in detail[_CHECKSUMS]), error, bool(detail.get(_IN_DOUBT)),
+                   int(detail[_TOTAL]) if isinstance(detail.get(_TOTAL), int) else None)
 
 
 def progress_detail(direction: Direction, done_checksums: Sequence[str], statements: int,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ..core import planning
 from ..core.graph import MigrationGraph
 from ..core.model import (
     NOBODY,
@@ -49,27 +51,59 @@ def repair(
     action: Repair,
     migration: Migration,
     actor: Actor = NOBODY,
+    cascade: bool = False,
 ) -> MigrationStatus:
-    """Adopt, forget or re-checksum one migration, leaving an event naming who did it."""
+    """Adopt, forget or re-checksum one migration, leaving an event naming who did it. The
+    history stays consistent (as Django's check_consistent_history asks): nothing is marked
+    applied before what it depends on, nor reverted under applied dependents (--cascade
+    marks those reverted too)."""
     with executor.locked(conn, settings, reporter, actor):
-        status = next(s for s in state.read_state(conn, settings, graph) if s.migration == migration)
+        statuses = {s.migration: s for s in state.read_state(conn, settings, graph) if s.migration}
+        status = statuses[migration]
         if status.state not in _REPAIRABLE[action]:
             allowed = ", ".join(sorted(_REPAIRABLE[action]))
             raise UsageError(f"{migration.label} is {status.state}; {action} needs it to be {allowed}",
                              "`archon-plan status` shows each migration's state")
+        also = _consistent_history(graph, statuses, action, migration, cascade)
         tracker.ensure_table(conn, settings)
         with conn.transaction():
-            if action is Repair.ACCEPT_CHECKSUM:
-                tracker.update_checksum(conn, settings, migration)
-            elif action is Repair.MARK_APPLIED:
-                tracker.record_applied(conn, settings, migration)
-            else:
-                tracker.record_reverted(conn, settings, migration)
-            detail: dict[str, object] = {"recorded_checksum": status.row.checksum if status.row else None,
-                      "file_checksum": migration.checksum, "previous_state": status.state.value}
-            kind = EventKind(action.value)
-            events.record_event(conn, settings, Event(kind, actor, migration, detail=detail))
+            for changed in (*reversed(also), migration):  # dependents first, latest first
+                _change(conn, settings, action, changed, statuses[changed], actor)
         return status
+
+
+def _consistent_history(graph: MigrationGraph, statuses: Mapping[Migration, MigrationStatus],
+                        action: Repair, migration: Migration, cascade: bool) -> tuple[Migration, ...]:
+    """The applied dependents that --cascade marks reverted too; refuse what would leave a
+    migration applied before one it depends on."""
+    if action is Repair.MARK_APPLIED:
+        missing = [m.label for m in graph.ancestors(migration) if not planning.is_applied(statuses[m])]
+        if missing:
+            raise RefusedError(f"{migration.label} depends on {', '.join(missing)}, not applied: marking it "
+                               "applied would record a history no run can produce",
+                               "apply or mark those applied first")
+        return ()
+    if action is not Repair.MARK_REVERTED:
+        return ()
+    applied = tuple(m for m in graph.descendants(migration) if planning.is_applied(statuses[m]))
+    if applied and not cascade:
+        raise RefusedError(f"{', '.join(m.label for m in applied)} depend(s) on {migration.label} and "
+                           "are applied", "revert them first, or pass --cascade to mark them reverted too")
+    return applied
+
+
+def _change(conn: Connection, settings: Settings, action: Repair, migration: Migration,
+            status: MigrationStatus, actor: Actor) -> None:
+    """One migration's row changed on purpose, with its event, in the caller's transaction."""
+    if action is Repair.ACCEPT_CHECKSUM:
+        tracker.update_checksum(conn, settings, migration)
+    elif action is Repair.MARK_APPLIED:
+        tracker.record_applied(conn, settings, migration)
+    else:
+        tracker.record_reverted(conn, settings, migration)
+    detail: dict[str, object] = {"recorded_checksum": status.row.checksum if status.row else None,
+                                 "file_checksum": migration.checksum, "previous_state": status.state.value}
+    events.record_event(conn, settings, Event(EventKind(action.value), actor, migration, detail=detail))
 
 
 def retry(
@@ -112,6 +146,11 @@ def _resume_point(conn: Connection, reporter: Reporter, failure: Failure,
     statements that committed; an in-doubt statement is settled from the catalog when it
     creates an index, and never guessed otherwise."""
     done, label = failure.statements_done, item.step.migration.label
+    if done >= len(item.statements) and (failure.statements or done) > done:
+        raise RefusedError(
+            f"statement {done + 1} of {label}, where it stopped, is no longer in its file "
+            f"({len(item.statements)} statements now, {failure.statements} then)",
+            "restore it, or finish by hand and use --mark-applied / --mark-reverted")
     if done >= len(item.statements):
         return done, None  # every statement committed: only the tracking row is missing
     index = parse.created_index(item.statements[done])
