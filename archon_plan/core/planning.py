@@ -32,7 +32,7 @@ def compare(
     keys = [m.key for m in graph.order]  # a position in graph.order is a position in the plan
     last_applied = max((i for i, key in enumerate(keys) if key in by_key), default=-1)
     for position, (migration, key) in enumerate(zip(graph.order, keys, strict=True)):
-        status = _status(migration, _best(by_key.pop(key, ())), position < last_applied)
+        status = _status(migration, _best(by_key.pop(key, ()), migration), position < last_applied)
         if key in failed:
             status = replace(status, state=State.FAILED, failure=failed[key])
         statuses.append(status)
@@ -43,9 +43,14 @@ def compare(
     return tuple(statuses)
 
 
-def _best(rows: Sequence[AppliedRow]) -> AppliedRow | None:
-    """A row with a checksum says more than Archon's own NULL-checksum row."""
-    return next((row for row in rows if row.checksum is not None), rows[0] if rows else None)
+def _best(rows: Sequence[AppliedRow], migration: Migration) -> AppliedRow | None:
+    """The row that decides the migration's state, whatever the rows' order: a row with a
+    checksum says more than Archon's own NULL-checksum row, and of rows (in both name forms)
+    whose checksums disagree, one that differs from the file wins, so drift is never hidden."""
+    checked = [row for row in rows if row.checksum is not None]
+    differing = [row for row in checked if row.checksum != migration.checksum]
+    found = differing or checked or list(rows)
+    return found[0] if found else None
 
 
 def _status(migration: Migration, row: AppliedRow | None, before_applied: bool) -> MigrationStatus:

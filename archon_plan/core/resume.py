@@ -58,6 +58,9 @@ class Failure:
 
     @classmethod
     def from_detail(cls, version: str, stem: str, detail: Mapping[str, Any], error: str | None) -> Failure:
+        """Raises KeyError, TypeError or ValueError for a detail that is not the protocol's."""
+        if not isinstance(detail.get(_DONE), int) or detail[_DONE] < 0:
+            raise ValueError(f"{_DONE} is not a count: {detail.get(_DONE)!r}")
         return cls(version, stem, Direction(str(detail[_DIRECTION])), int(detail[_DONE]),
                    tuple(str(c) for c in detail[_CHECKSUMS]), error, bool(detail.get(_IN_DOUBT)),
                    int(detail[_TOTAL]) if isinstance(detail.get(_TOTAL), int) else None)

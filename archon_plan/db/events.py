@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -11,6 +12,7 @@ from psycopg.types.json import Jsonb
 
 from ..core.model import STOPPING_EVENTS, Event, EventKind, Settings
 from ..core.resume import STOP_KEY, Failure
+from ..errors import RefusedError
 
 Values = dict[str, object]
 
@@ -104,9 +106,9 @@ def read_failures(
             SELECT DISTINCT version, regexp_replace(migration_name, '\.sql$', '') AS stem FROM {e}
             WHERE event = ANY(%(stopping)s) AND version IS NOT NULL
               AND detail ? %(stop)s)
-        SELECT s.version, s.stem, last.detail, last.error FROM stopped AS s
+        SELECT s.version, s.stem, last.id, last.detail, last.error FROM stopped AS s
         CROSS JOIN LATERAL (
-            SELECT event, detail, error FROM {e}
+            SELECT id, event, detail, error FROM {e}
             WHERE version = s.version AND regexp_replace(migration_name, '\.sql$', '') = s.stem
               AND event <> %(retry)s
             ORDER BY id DESC LIMIT 1) AS last
@@ -117,4 +119,17 @@ def read_failures(
         params = {"stop": STOP_KEY, "stopping": list(map(str, STOPPING_EVENTS)),
                   "retry": str(EventKind.RETRY)}
         rows = cursor.execute(query, params).fetchall()
-    return [Failure.from_detail(str(r["version"]), str(r["stem"]), r["detail"], r["error"]) for r in rows]
+    return [_failure(settings, r) for r in rows]
+
+
+def _failure(settings: Settings, row: dict[str, Any]) -> Failure:
+    """The stop an event records; one whose detail is not the protocol's is refused, naming it:
+    another tool or an older version may have written anything there."""
+    try:
+        return Failure.from_detail(str(row["version"]), str(row["stem"]), row["detail"],
+                                   None if row["error"] is None else str(row["error"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RefusedError(
+            f"{events_table_name(settings)}: event id {row['id']} ({row['version']}/{row['stem']}) "
+            f"has a detail archon-plan cannot read ({type(exc).__name__}: {exc})",
+            "it was not written by archon-plan: fix or delete that event by hand") from None

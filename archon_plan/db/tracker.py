@@ -9,13 +9,13 @@ inside the migration's own transaction, and otherwise changed only by an explici
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import class_row
 
 from ..core.model import AppliedRow, Migration, Settings
-from ..errors import LockTimeoutError
+from ..errors import LockTimeoutError, RefusedError
 from .events import Values, event_insert, events_identifier, exists
 
 
@@ -128,11 +128,23 @@ def read_rows(
     """Every tracking row; none when the table does not exist yet (read-only)."""
     if not exists(conn, _table(settings)):
         return []
-    query = sql.SQL(
-        "SELECT version, migration_name, applied_at, checksum FROM {} ORDER BY applied_at, id"
-    ).format(_table(settings))
-    with conn.cursor(row_factory=class_row(AppliedRow)) as cursor:
-        return cursor.execute(query).fetchall()
+    query = sql.SQL("SELECT id::text, version::text, migration_name::text, applied_at, checksum::text "
+                    "FROM {} ORDER BY applied_at, id").format(_table(settings))
+    return [_applied_row(settings, *row) for row in conn.execute(query)]
+
+
+def _applied_row(settings: Settings, row_id: object, version: object, name: object, applied_at: object,
+                 checksum: object) -> AppliedRow:
+    """A row as archon-plan reads it; one that names no migration is refused, naming the row:
+    another tool or a person may have written anything there."""
+    missing = "version" if not version else "migration_name" if not name else None
+    if missing:
+        raise RefusedError(
+            f"{settings.qualified_table}: row id {row_id} (version {version!r}, migration_name {name!r}) "
+            f"has no {missing}, so archon-plan cannot tell which migration it records",
+            "it was not written by archon-plan: fix or delete that row by hand")
+    when = applied_at if isinstance(applied_at, datetime) else None
+    return AppliedRow(str(version), str(name), when, None if checksum is None else str(checksum))
 
 
 def has_row(conn: psycopg.Connection[tuple[object, ...]], settings: Settings, migration: Migration) -> bool:
