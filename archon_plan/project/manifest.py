@@ -21,6 +21,9 @@ from .schema import MAX_VERSION_LENGTH, EntryModel, SettingsModel
 from .schema import manifest_json_schema as manifest_json_schema  # the API names it here
 
 IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")  # used with fullmatch
+VERSION_CHARS_RE = re.compile(r"[0-9A-Za-z.+!_-]+")
+# C0 and C1 controls other than tab and line breaks, and the bidirectional overrides and isolates.
+UNSAFE_TEXT_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 HEADER_RE = re.compile(r"^\s*\[\[\s*migration\s*\]\]")
 
 
@@ -180,6 +183,10 @@ def _parse_entry(
     version_problem = _version_problem(entry.version)
     if version_problem:
         problems.append(Problem(at("version")(), *version_problem))
+    if entry.description is not None and UNSAFE_TEXT_RE.search(entry.description):
+        problems.append(Problem(at("description")(), "description holds a control character or a "
+                                "bidirectional override, which release notes and terminals would show raw",
+                                "remove it (write plain text; line breaks are fine)"))
     problems.extend(_allow_problems(entry, at("allow")))
     name = _file_name(entry.file)
     match = FILE_NAME_RE.fullmatch(name)
@@ -221,7 +228,12 @@ def _file_name(path: str) -> str:
 
 @functools.lru_cache(maxsize=256)
 def _version_problem(version: str) -> tuple[str, str] | None:
-    """What is wrong with a version, and the hint; once per distinct version."""
+    """What is wrong with a version, and the hint; once per distinct version. The grammar
+    (docs/manifest.md): ASCII letters, digits and . + ! _ - only, as packaging reads a release;
+    packaging alone would take "0.1.0 " and store the space, and a later fix would run it again."""
+    if not VERSION_CHARS_RE.fullmatch(version):
+        return (f"version {version!r} holds a space, a control character or a character outside "
+                "ASCII letters, digits and . + ! _ -", "write it like 0.1.0")
     try:
         Version(version)
     except InvalidVersion:

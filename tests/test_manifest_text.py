@@ -1,0 +1,40 @@
+"""Versions follow one grammar, and descriptions carry no control or bidirectional characters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from archon_plan.cli import main
+from archon_plan.errors import ExitCode
+from tests.helpers import write_project
+
+
+def check(tmp_path: Path, version: str, description: str = "plain") -> int:
+    entry = {"version": version, "file": "m/001_a.sql", "description": description}
+    text = tomli_w.dumps({"migration": [entry]})  # escapes what TOML needs escaped
+    manifest = write_project(tmp_path, {"m/001_a.sql": "CREATE TABLE a (id int);\n"}, text)
+    return main(["--manifest", str(manifest), "check"])
+
+
+@pytest.mark.parametrize("version", ["0.1.0 ", " 0.1.0", "1.0\u00a0", "0.1.0\t", "0\u0661.1", "0.1.0\u200b"])
+def test_a_version_with_space_control_or_non_ascii_characters_is_refused(
+    tmp_path: Path, version: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert check(tmp_path, version) == ExitCode.INVALID
+    assert "outside ASCII letters, digits" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["evil \u202e txt", "bell \x07", "esc \x1b[31m red", "c1 \x9b"])
+def test_a_description_with_control_or_bidirectional_characters_is_refused(
+    tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert check(tmp_path, "0.1.0", text) == ExitCode.INVALID
+    assert "bidirectional override" in capsys.readouterr().err
+
+
+def test_plain_descriptions_with_line_breaks_and_release_suffixes_stay_valid(tmp_path: Path) -> None:
+    code = check(tmp_path, "1.0.0rc1", "two lines\nand a tab\t, é and 日本")
+    assert code in (ExitCode.OK, ExitCode.LINT_WARNINGS)
