@@ -191,3 +191,27 @@ def test_a_file_replaced_by_a_symlink_misses(tmp_path: Path) -> None:
     sql.symlink_to(tmp_path / "elsewhere.sql")  # the same text, but another file
     assert plancache.load(cache(), path) is None
     assert load_manifest(path).migrations[1].sql.path == (tmp_path / "elsewhere.sql").resolve()
+
+
+def test_a_manifest_that_changes_while_it_is_read_never_caches_the_old_parse_under_the_new_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archon_plan.project import loader
+
+    path = project(tmp_path)
+    before = path.read_text()
+    after = before + entry("0.2.0", "001_more", rollback=False)
+    (tmp_path / "migrations/0.2.0").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "migrations/0.2.0/001_more.sql").write_text("SELECT 1;\n")
+    real = loader._read_manifest
+
+    def edited_meanwhile(manifest: Path, data: bytes | None = None) -> object:
+        parsed = real(manifest, data)
+        manifest.write_text(after)  # someone saves the file while archon-plan reads it
+        return parsed
+
+    monkeypatch.setattr(loader, "_read_manifest", edited_meanwhile)
+    first, _, _ = loader.read_project(path, cache())
+    monkeypatch.undo()
+    again, _, _ = loader.read_project(path, cache())
+    assert len(again.migrations) == len(first.migrations) + 1

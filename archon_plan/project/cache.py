@@ -72,14 +72,17 @@ def load(cache: Path, manifest_path: Path) -> tuple[Manifest, MigrationGraph] | 
     return Manifest(manifest_path, settings, migrations), MigrationGraph(order, requires)
 
 
-def store(cache: Path, manifest_path: Path, manifest: Manifest, graph: MigrationGraph) -> None:
+def store(cache: Path, manifest_path: Path, manifest: Manifest, graph: MigrationGraph,
+          parsed: bytes | None = None) -> None:
     """Remember a manifest that loaded without problems; best effort (a read-only home is fine).
-    Each migration is a row of its field values, named once in `fields`: half the JSON of
-    one object per migration, and twice as fast to read."""
+    `parsed` is the manifest's bytes that were parsed: keyed on them, a manifest that changed
+    while it was read can never store an old parse under the new bytes. Each migration is a
+    row of its field values, named once in `fields`: half the JSON of one object per
+    migration, and twice as fast to read."""
     root = _root(manifest_path)
     index = {m.key: i for i, m in enumerate(manifest.migrations)}
     data = {
-        "key": _key(files.read_bytes(str(manifest_path))),
+        "key": _key(files.read_bytes(str(manifest_path)) if parsed is None else parsed),
         "settings": {f.name: _plain(getattr(manifest.settings, f.name), root)
                      for f in dataclasses.fields(Settings)},
         "fields": _FIELDS,

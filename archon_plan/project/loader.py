@@ -11,7 +11,7 @@ from pathlib import Path
 from ..core import graph
 from ..core.model import Manifest
 from ..errors import ManifestError, Problem
-from . import cache
+from . import cache, files
 
 
 def read_project(path: Path, cache_folder: Path | None = None) -> tuple[
@@ -21,10 +21,14 @@ def read_project(path: Path, cache_folder: Path | None = None) -> tuple[
     cached = cache.load(cache_folder, path) if cache_folder else None
     if cached:
         return *cached, []
-    loaded, problems = _read_manifest(path)
+    try:
+        data: bytes | None = files.read_bytes(str(path))  # the bytes parsed are the bytes cached
+    except OSError:
+        data = None  # read_manifest reports it
+    loaded, problems = _read_manifest(path, data)
     built, graph_problems = graph.graph_and_problems(loaded.migrations, str(path))
-    if cache_folder and not (problems or graph_problems):
-        cache.store(cache_folder, path, loaded, built)
+    if cache_folder and data is not None and not (problems or graph_problems):
+        cache.store(cache_folder, path, loaded, built, data)
     return loaded, built, [*problems, *graph_problems]
 
 
@@ -44,7 +48,7 @@ def load_manifest(path: Path) -> Manifest:
     return loaded
 
 
-def _read_manifest(path: Path) -> tuple[Manifest, list[Problem]]:
+def _read_manifest(path: Path, data: bytes | None = None) -> tuple[Manifest, list[Problem]]:
     from .manifest import read_manifest  # here: a cached load needs no pydantic
 
-    return read_manifest(path)
+    return read_manifest(path, data)

@@ -53,12 +53,13 @@ class _Lines:
         return next((i + 1 for i, ln in enumerate(self.lines) if pattern.match(ln)), None)
 
 
-def read_manifest(path: Path) -> tuple[Manifest, list[Problem]]:
-    """Read a manifest, returning the valid part and every problem found."""
+def read_manifest(path: Path, raw: bytes | None = None) -> tuple[Manifest, list[Problem]]:
+    """Read a manifest (or parse `raw`, its bytes read by the caller), returning the valid
+    part and every problem found."""
     files.real_folder.cache_clear()  # folders are resolved once per read, never across reads
     name = str(path)
     try:
-        text = files.read_bytes(str(path)).decode("utf-8")
+        text = (files.read_bytes(str(path)) if raw is None else raw).decode("utf-8")
     except FileNotFoundError:
         hint = "pass --manifest PATH, or run `archon-plan init` to write one"
         return _empty(path), [Problem(name, "manifest not found", hint)]
