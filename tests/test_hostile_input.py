@@ -445,8 +445,9 @@ GOOD_VERSIONS = ["0.1.0", "0.2.0", "0.1", "1.0.0rc1", "0.10.0"]
 BAD_VERSIONS = ["banana", "", " 0.1.0", "1." + "0" * 30, "v1", "0.1.0\n"]
 GOOD_DURATIONS = ["5s", "0", "500ms", "2min", "1h"]
 BAD_DURATIONS = ["5 s", "\u0663s", "-1s", "5s\n", "1d", ""]
-GOOD_TABLES = ["public.archon_migrations", "t", "a.b", "_" * 63]
-BAD_TABLES = ["a.b.c", "", ".", "public.x; drop table y", "x\n", "_" * 64, '"Q".t']
+GOOD_TABLES = ["public.archon_migrations", "t", "a.b", "_" * 48, "_" * 63 + "." + "_" * 48]
+# A table name over 48 characters: its derived names (idx_<table>_applied_at) would not fit 63.
+BAD_TABLES = ["a.b.c", "", ".", "public.x; drop table y", "x\n", "_" * 49, "_" * 64, '"Q".t']
 
 texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
 keys = texts | st.sampled_from(["depend_on", "versoin", "File", "trackin_table", "migrations", "setting"])

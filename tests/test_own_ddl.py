@@ -82,3 +82,16 @@ def test_two_projects_creating_one_new_schema_at_once_both_succeed(
     assert [code for code, _ in results] == [0, 0], results
     rows = db.execute("SELECT count(*) FROM shared_schema.a_migrations, shared_schema.b_migrations")
     assert rows.fetchone() == (1,)
+
+
+def test_the_longest_allowed_tracking_table_gets_every_derived_name_whole(
+    tmp_path: Path, database_url: str, db: Conn
+) -> None:
+    name = "t" * 48
+    manifest = project(tmp_path, f'tracking_table = "{name}"')
+    assert main(["--manifest", str(manifest), "--database-url", database_url, "apply"]) == ExitCode.OK
+    found = {str(r[0]) for r in db.execute("SELECT relname FROM pg_class WHERE relname LIKE %s",
+                                           (f"%{name}%",))}
+    assert {name, f"{name}_events", f"idx_{name}_version", f"idx_{name}_applied_at"} <= found
+    too_long = project(tmp_path / "long", f'tracking_table = "{name}t"')
+    assert main(["--manifest", str(too_long), "check"]) == ExitCode.INVALID

@@ -30,8 +30,8 @@ def ensure_table(conn: psycopg.Connection[tuple[object, ...]], settings: Setting
         "schema": sql.Identifier(settings.tracking_schema),
         "table": _table(settings),
         "events": events_identifier(settings),
-        "idx_version": sql.Identifier(f"idx_{name}_version"[:63]),
-        "idx_applied_at": sql.Identifier(f"idx_{name}_applied_at"[:63]),
+        "idx_version": sql.Identifier(f"idx_{name}_version"),  # fits: the manifest caps the name
+        "idx_applied_at": sql.Identifier(f"idx_{name}_applied_at"),
     }
     statements = [
         "CREATE SCHEMA IF NOT EXISTS {schema}",

@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
-import functools
 import re
 import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ValidationError
 
-from ..core.model import FILE_NAME_RE, FILE_NAME_RULE, Manifest, Migration, NameForm, Settings, SqlFile
+from ..core.model import (
+    FILE_NAME_RE,
+    FILE_NAME_RULE,
+    IDENTIFIER_RE,
+    TABLE_NAME_RE,
+    UNSAFE_TEXT_RE,
+    Manifest,
+    Migration,
+    NameForm,
+    Settings,
+    SqlFile,
+)
 from ..core.text import did_you_mean
 from ..errors import Problem
 from ..sql import rules
 from . import files
-from .schema import MAX_VERSION_LENGTH, EntryModel, SettingsModel
+from .schema import EntryModel, SettingsModel, version_problem
 from .schema import manifest_json_schema as manifest_json_schema  # the API names it here
 
-IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")  # used with fullmatch
-VERSION_CHARS_RE = re.compile(r"[0-9A-Za-z.+!_-]+")
-# C0 and C1 controls other than tab and line breaks, and the bidirectional overrides and isolates.
-UNSAFE_TEXT_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 HEADER_RE = re.compile(r"^\s*\[\[\s*migration\s*\]\]")
 
 
@@ -143,11 +148,12 @@ def _parse_settings(
     parts = model.tracking_table.split(".")
     if len(parts) == 1:
         parts = ["public", *parts]
-    if len(parts) != 2 or not all(IDENTIFIER_RE.fullmatch(part) for part in parts):
+    if len(parts) != 2 or not (IDENTIFIER_RE.fullmatch(parts[0]) and TABLE_NAME_RE.fullmatch(parts[1])):
         problems.append(Problem(
             _where(path, line) + ": [settings]",
             f"tracking_table {model.tracking_table!r} is not a valid table name",
-            "write `schema.table` or `table`, each a plain identifier (letters, digits, _)",
+            "write `schema.table` or `table`, plain identifiers (letters, digits, _): the schema at "
+            "most 63 characters, the table at most 48 (the names derived from it must fit 63)",
         ))
         return Settings()
     return Settings(
@@ -181,9 +187,9 @@ def _parse_entry(
         )
         return None
     found = len(problems)
-    version_problem = _version_problem(entry.version)
-    if version_problem:
-        problems.append(Problem(at("version")(), *version_problem))
+    bad_version = version_problem(entry.version)
+    if bad_version:
+        problems.append(Problem(at("version")(), *bad_version))
     if entry.description is not None and UNSAFE_TEXT_RE.search(entry.description):
         problems.append(Problem(at("description")(), "description holds a control character or a "
                                 "bidirectional override, which release notes and terminals would show raw",
@@ -225,24 +231,6 @@ def _file_name(path: str) -> str:
     """Path(path).name, without building a Path for each of 10,000 entries."""
     name = path.rpartition("/")[2]
     return name if name not in ("", ".") else Path(path).name
-
-
-@functools.lru_cache(maxsize=256)
-def _version_problem(version: str) -> tuple[str, str] | None:
-    """What is wrong with a version, and the hint; once per distinct version. The grammar
-    (docs/manifest.md): ASCII letters, digits and . + ! _ - only, as packaging reads a release;
-    packaging alone would take "0.1.0 " and store the space, and a later fix would run it again."""
-    if not VERSION_CHARS_RE.fullmatch(version):
-        return (f"version {version!r} holds a space, a control character or a character outside "
-                "ASCII letters, digits and . + ! _ -", "write it like 0.1.0")
-    try:
-        Version(version)
-    except InvalidVersion:
-        return f"version {version!r} is not a release number", "write it like 0.1.0"
-    if len(version) > MAX_VERSION_LENGTH:
-        return (f"version {version!r} is longer than 20 characters",
-                "the tracking table stores versions as VARCHAR(20)")
-    return None
 
 
 def _allow_problems(entry: EntryModel, where: Callable[[], str]) -> list[Problem]:

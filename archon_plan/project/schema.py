@@ -4,8 +4,11 @@ which turns validation errors into problems with line numbers."""
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import Annotated, Any, Literal
 
+from packaging.version import InvalidVersion, Version
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
@@ -21,11 +24,12 @@ def _duration(text: str) -> str:
 
 
 MAX_VERSION_LENGTH = 20  # archon_migrations.version is VARCHAR(20)
+VERSION_CHARS_RE = re.compile(r"[0-9A-Za-z.+!_-]+")
 # PostgreSQL durations as its GUCs take them: "500ms", "5s", "2min", "1h"; "0" turns it off.
 Duration = Annotated[str, AfterValidator(_duration)]
 # Patterns for the JSON Schema only (ECMA-262 syntax): validation keeps its own, clearer messages.
 _DURATION: JsonDict = {"pattern": "^[0-9]+(ms|s|min|h)?$"}
-_TABLE_PATTERN = "^([A-Za-z_][A-Za-z0-9_]{0,62}[.])?[A-Za-z_][A-Za-z0-9_]{0,62}$"
+_TABLE_PATTERN = "^([A-Za-z_][A-Za-z0-9_]{0,62}[.])?[A-Za-z_][A-Za-z0-9_]{0,47}$"
 _FILE_PATTERN = "(^|/)[0-9]{3}_[a-z0-9]+(_[a-z0-9]+)*[.]sql$"
 
 
@@ -107,3 +111,21 @@ def _toml_schema(schema: dict[str, Any], title: str) -> dict[str, Any]:
         if "default" in prop and prop["default"] is None:
             del prop["default"]
     return {**schema, "title": title}
+
+
+@functools.lru_cache(maxsize=256)
+def version_problem(version: str) -> tuple[str, str] | None:
+    """What is wrong with a version, and the hint; once per distinct version. The grammar
+    (docs/manifest.md): ASCII letters, digits and . + ! _ - only, as packaging reads a release;
+    packaging alone would take "0.1.0 " and store the space, and a later fix would run it again."""
+    if not VERSION_CHARS_RE.fullmatch(version):
+        return (f"version {version!r} holds a space, a control character or a character outside "
+                "ASCII letters, digits and . + ! _ -", "write it like 0.1.0")
+    try:
+        Version(version)
+    except InvalidVersion:
+        return f"version {version!r} is not a release number", "write it like 0.1.0"
+    if len(version) > MAX_VERSION_LENGTH:
+        return (f"version {version!r} is longer than 20 characters",
+                "the tracking table stores versions as VARCHAR(20)")
+    return None
