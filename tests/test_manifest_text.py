@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,19 @@ def test_a_description_with_control_or_bidirectional_characters_is_refused(
 def test_plain_descriptions_with_line_breaks_and_release_suffixes_stay_valid(tmp_path: Path) -> None:
     code = check(tmp_path, "1.0.0rc1", "two lines\nand a tab\t, é and 日本")
     assert code in (ExitCode.OK, ExitCode.LINT_WARNINGS)
+
+
+@pytest.mark.parametrize("form", ["json", "github"])
+def test_check_for_machines_prints_a_document_with_the_problems_of_a_manifest_that_does_not_load(
+    tmp_path: Path, form: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    entry = {"version": "0.1.0 ", "file": "m/001_a.sql"}
+    manifest = write_project(tmp_path, {"m/001_a.sql": "SELECT 1;\n"}, tomli_w.dumps({"migration": [entry]}))
+    assert main(["--manifest", str(manifest), "check", "--format", form]) == ExitCode.INVALID
+    out = capsys.readouterr().out
+    if form == "json":
+        document = json.loads(out)
+        assert document["problems"][0]["message"].startswith("version '0.1.0 '")
+        assert document["schema_version"] == 1 and document["findings"] == []
+    else:
+        assert out.startswith("::error file=") and "stop the manifest from loading" in out

@@ -44,6 +44,10 @@ def check(context: Context, args: argparse.Namespace) -> int:
                              {key: [_plain(f) for f in found] for key, found in result.memo.items()})
     errors = [f for f in result.findings if f.severity is Severity.ERROR]
     if problems:  # with the SQL errors of the valid entries: all at once
+        document = lint_report.broken(result, str(context.manifest_path), len(built.order), args.format,
+                                      problems)
+        if document is not None:  # a machine reading stdout gets a document, not nothing
+            print(document)
         raise ManifestError([*problems, *map(_as_problem, errors)])
     print(lint_report.render(result, str(context.manifest_path), len(built.order), args.format))
     if errors:  # the report above has them all; the error line names the first

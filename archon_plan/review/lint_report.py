@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from ..core.text import SCHEMA_VERSION, markdown_table
+from ..errors import Problem
 from ..sql.lint import Finding, LintResult
 from ..sql.rules import BY_CODE, Severity
 
@@ -15,6 +17,23 @@ FORMATS = ("text", "json", "github", "markdown")
 def render(result: LintResult, manifest: str, migrations: int, form: str) -> str:
     formatter = {"text": text, "json": as_json, "github": github, "markdown": markdown}[form]
     return formatter(result, manifest, migrations)
+
+
+def broken(result: LintResult, manifest: str, migrations: int, form: str,
+           problems: Sequence[Problem]) -> str | None:
+    """For a manifest that does not load, the document a machine reads (`json`, `github`)
+    with every problem in it; None for the formats people read (the error says it all)."""
+    if form == "json":
+        document = json.loads(as_json(result, manifest, migrations))
+        document["problems"] = [{"where": p.where, "message": p.message, "hint": p.hint} for p in problems]
+        return json.dumps(document, indent=2)
+    if form == "github":
+        lines = [f"::error file={_escape(p.location.file if p.location else manifest, True)}"
+                 + (f",line={p.location.line}" if p.location and p.location.line else "")
+                 + f",title=archon-plan check::{_escape(str(p))}" for p in problems]
+        stop = f"{manifest}: {len(problems)} problem(s) stop the manifest from loading."
+        return "\n".join([*lines, *_annotations(result), stop])
+    return None
 
 
 def summary(result: LintResult, manifest: str, migrations: int) -> str:
@@ -48,7 +67,8 @@ def as_json(result: LintResult, manifest: str, migrations: int) -> str:
     counts = {"migrations": migrations, "errors": result.count(Severity.ERROR),
               "warnings": result.count(Severity.WARNING), "suppressed": len(result.suppressed)}
     document = {"schema_version": SCHEMA_VERSION, "manifest": manifest,
-                "findings": [finding_dict(f) for f in result.findings], "counts": counts}
+                "findings": [finding_dict(f) for f in result.findings], "counts": counts,
+                "problems": []}
     return json.dumps(document, indent=2)
 
 
@@ -59,6 +79,10 @@ def _escape(value: str, is_property: bool = False) -> str:
 
 
 def github(result: LintResult, manifest: str, migrations: int) -> str:
+    return "\n".join([*_annotations(result), summary(result, manifest, migrations)])
+
+
+def _annotations(result: LintResult) -> list[str]:
     lines = []
     for f in result.findings:
         at = f.location
@@ -66,7 +90,7 @@ def github(result: LintResult, manifest: str, migrations: int) -> str:
         title = _escape(f"{f.code} {BY_CODE[f.code].name}", True)
         body = _escape(f"[{f.migration}] {f.message}\nHINT: {f.hint}")
         lines.append(f"::{f.severity} {place},title={title}::{body}")
-    return "\n".join([*lines, summary(result, manifest, migrations)])
+    return lines
 
 
 def markdown(result: LintResult, manifest: str, migrations: int) -> str:
