@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -152,9 +153,37 @@ def init(folder: Path, manifest_path: Path, default_version: str) -> tuple[int, 
         # Archon's layout: its application looks rows up by the name without .sql.
         settings["recorded_name"] = "stem"
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
-    _write_new(manifest_path, MANIFEST_HEADER + "\n" + render_settings(settings) + "\n"
-               + render_entries(entries))
+    text = MANIFEST_HEADER + "\n" + render_settings(settings) + "\n" + render_entries(entries)
+    _refuse_what_check_would(manifest_path, text)
+    _write_new(manifest_path, text)
     return len(entries), bool(versioned)
+
+
+def _refuse_what_check_would(manifest_path: Path, text: str) -> None:
+    """init never writes a manifest that its own validation rejects: the text is read as
+    `check` reads it (beside the real one, so its paths resolve) and refused with every
+    problem (exit 4), before anything is written."""
+    from ..core.graph import graph_and_problems
+    from ..errors import ManifestError, Problem
+    from ..sql import lint
+    from ..sql.rules import Severity
+    from .manifest import read_manifest
+
+    trial = manifest_path.with_name(f".{manifest_path.name}.init-{os.getpid()}")
+    try:
+        _write_new(trial, text)
+        loaded, problems = read_manifest(trial)
+        built, graph_problems = graph_and_problems(loaded.migrations, str(manifest_path))
+    finally:
+        trial.unlink(missing_ok=True)
+    errors = [f for f in lint.lint(built.order).findings if f.severity is Severity.ERROR]
+    problems += graph_problems + [Problem.at(f.location, f"{f.migration}: {f.message}", f.hint, f.code)
+                                  for f in errors]
+    if problems:
+        shown = [replace(p, where=p.where.replace(trial.name, manifest_path.name)) for p in problems]
+        raise ManifestError([*shown, Problem(str(manifest_path), "init wrote nothing: the manifest it "
+                                             "would write has the problems above",
+                                             "fix the files, then run init again")])
 
 
 def _is_version(name: str) -> bool:
