@@ -108,3 +108,13 @@ def test_status_never_ends_in_an_internal_error_whatever_the_tables_hold(
                    (kind, version and version[:20], name, None if detail is None else json.dumps(detail)))
     code = main(["--manifest", str(tmp_path / "migrations.toml"), "--database-url", database_url, "status"])
     assert code in (ExitCode.OK, ExitCode.REFUSED, ExitCode.NOT_UP_TO_DATE), code
+
+
+@pytest.mark.parametrize("detail", ['["statements_done"]', '"statements_done"', "7"])
+def test_a_stop_event_whose_detail_is_not_an_object_is_not_read_as_one(
+    tmp_path: Path, database_url: str, db: Conn, detail: str
+) -> None:
+    argv = applied_project(tmp_path, database_url)
+    db.execute("INSERT INTO archon_migrations_events (event, version, migration_name, started_at, detail) "
+               "VALUES ('apply-failed', '0.1.0', '001_a', now(), %s::jsonb)", (detail,))
+    assert main([*argv, "status"]) in (ExitCode.OK, ExitCode.REFUSED)

@@ -164,3 +164,15 @@ def test_a_set_role_in_a_non_transactional_migration_cannot_break_its_bookkeepin
     finally:
         db.execute(f"DROP OWNED BY {role}")
         db.execute(f"DROP ROLE {role}")
+
+
+def test_a_migration_whose_statements_all_committed_but_not_its_row_never_runs_them_again(
+    tmp_path: Path, database_url: str, db: Conn
+) -> None:
+    project(tmp_path, "CREATE TABLE counter (n int);\nINSERT INTO counter VALUES (0);\n",
+            "UPDATE counter SET n = n + 1;\nSELECT pg_advisory_unlock_all();\n")
+    stopped = run(tmp_path, database_url, "apply")
+    assert stopped.returncode == ExitCode.REFUSED and "--mark-applied" in stopped.stderr
+    assert second_status(tmp_path, database_url)["state"] == "failed"  # not pending
+    assert run(tmp_path, database_url, "apply").returncode == ExitCode.REFUSED
+    assert db.execute("SELECT n FROM counter").fetchone() == (1,)  # the UPDATE ran once

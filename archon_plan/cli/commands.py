@@ -202,7 +202,7 @@ def history(context: Context, args: argparse.Namespace) -> int:
 
 
 def repair_history(context: Context, args: argparse.Namespace) -> int:
-    from ..db import repair
+    from ..db import connection, repair
 
     loaded, built = load(context)
     flag, value = next((f, getattr(args, f)) for f in ("retry", "accept_checksum", "mark_applied",
@@ -214,9 +214,9 @@ def repair_history(context: Context, args: argparse.Namespace) -> int:
     chosen = args.resume_at if args.resume_at is not None else args.resume_after
     if flag == "retry":
         choice = repair.Choice(how, chosen) if chosen is not None else None
-        with connected(context, loaded.settings, loaded.root) as (conn, _):
+        with connected(context, loaded.settings, loaded.root) as (conn, db):
             resumed = repair.retry(conn, loaded.settings, built, PrintReporter(), migration,
-                                   context.actor, choice)
+                                   context.actor, choice, reconnect=lambda: connection.connect(db))
         print(f"retried {migration.label} from statement {resumed}: done.")
         return ExitCode.OK
     if chosen is not None:

@@ -80,11 +80,6 @@ def progress_detail(direction: Direction, done_checksums: Sequence[str], stateme
     return detail
 
 
-def stop_detail(direction: Direction, done_checksums: Sequence[str], failed_statement: str,
-                statements: int) -> dict[str, object]:
-    """The `detail` of the event that records where a run stopped."""
-    return progress_detail(direction, done_checksums, statements, failed_statement)
-
 
 # What reading the history looks for: an event with this key is a stop of the protocol.
 STOP_KEY = _DONE

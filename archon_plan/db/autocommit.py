@@ -48,7 +48,7 @@ def run_autocommit(run: Run, item: Prepared, start: int = 0) -> None:
     try:
         conn.execute(f"{batch.RESET};\n{record}".encode())  # one implicit transaction
     except psycopg.Error as exc:
-        _not_recorded(run, item, exc)
+        _not_recorded(run, item, done, exc)
 
 
 def _check_lock(run: Run, item: Prepared, index: int) -> None:
@@ -58,8 +58,9 @@ def _check_lock(run: Run, item: Prepared, index: int) -> None:
         run.conn.execute(run.composer.lock_check().encode())
     except psycopg.Error as exc:
         label = item.step.migration.label
-        refuse_lost_session(run, item.step.migration, exc, f"statements 1..{index} committed; once "
-                            f"that statement is gone, `archon-plan repair --retry {label}` goes on")
+        left = (f"statements 1..{index} committed; leave the file as it is: `archon-plan repair --retry "
+                f"{label}` goes on after statement {index}" if index else "none of its statements ran")
+        refuse_lost_session(run, item.step.migration, exc, left)
         raise
 
 
@@ -72,15 +73,16 @@ def _progress(run: Run, item: Prepared, kind: EventKind, done: list[str], second
                         Event(kind, run.actor, item.step.migration, seconds, detail=detail))
 
 
-def _not_recorded(run: Run, item: Prepared, exc: psycopg.Error) -> NoReturn:
+def _not_recorded(run: Run, item: Prepared, done: list[str], exc: psycopg.Error) -> NoReturn:
     """Every statement committed but the tracking row did not: the SQL need not run again."""
     step, count = item.step, len(item.statements)
     mark = "--mark-applied" if step.direction is Direction.APPLY else "--mark-reverted"
     advice = f"fix the cause, then `archon-plan repair {step.migration.label} {mark}` records it"
     outcome = Outcome.UNKNOWN if run.conn.broken else Outcome.UNRECORDED
     error = batch.failure(step, None, False, exc, outcome, count, count, advice)
+    detail = resume.progress_detail(step.direction, done, count)  # all ran: retry only records it
     record_failure(run, Event(EventKind.failed(step.direction), run.actor, step.migration, 0.0,
-                              error.message))
+                              error.message, detail))
     refuse_lost_session(run, step.migration, exc, f"its {count} statement(s) committed, its "
                         f"tracking row did not: `archon-plan repair {step.migration.label} "
                         f"{mark}` records it")
@@ -96,7 +98,9 @@ def _stopped_part_way(
     with contextlib.suppress(psycopg.Error):
         run.conn.execute(batch.RESET.encode())
     error = _stop_error(run, item, index, exc)
-    detail = resume.stop_detail(step.direction, done, statement.text, len(item.statements))
+    # An interrupt may land just after the server committed the statement: its outcome is in doubt.
+    detail = resume.progress_detail(step.direction, done, len(item.statements), statement.text,
+                                    in_doubt=isinstance(exc, KeyboardInterrupt))
     interrupted = isinstance(error, RunInterruptedError)
     kind = EventKind.INTERRUPTED if interrupted else EventKind.failed(step.direction)
     text = f"{error.location}: interrupted" if interrupted else error.message

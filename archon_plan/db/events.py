@@ -104,7 +104,7 @@ def read_failures(
     # history grows with every run, and sorting all of it cost every status and apply.
     query = sql.SQL(r"""WITH stopped AS (
             SELECT DISTINCT version, regexp_replace(migration_name, '\.sql$', '') AS stem FROM {e}
-            WHERE event = ANY(%(stopping)s) AND version IS NOT NULL
+            WHERE event = ANY(%(stopping)s) AND version IS NOT NULL AND jsonb_typeof(detail) = 'object'
               AND detail ? %(stop)s)
         SELECT s.version, s.stem, last.id, last.detail, last.error FROM stopped AS s
         CROSS JOIN LATERAL (
@@ -113,7 +113,7 @@ def read_failures(
               AND event <> %(retry)s
             ORDER BY id DESC LIMIT 1) AS last
         WHERE last.event = ANY(%(stopping)s)
-          AND last.detail ? %(stop)s
+          AND jsonb_typeof(last.detail) = 'object' AND last.detail ? %(stop)s
         ORDER BY s.version, s.stem""").format(e=events_identifier(settings))
     with conn.cursor(row_factory=dict_row) as cursor:
         params = {"stop": STOP_KEY, "stopping": list(map(str, STOPPING_EVENTS)),
@@ -128,7 +128,7 @@ def _failure(settings: Settings, row: dict[str, Any]) -> Failure:
     try:
         return Failure.from_detail(str(row["version"]), str(row["stem"]), row["detail"],
                                    None if row["error"] is None else str(row["error"]))
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise RefusedError(
             f"{events_table_name(settings)}: event id {row['id']} ({row['version']}/{row['stem']}) "
             f"has a detail archon-plan cannot read ({type(exc).__name__}: {exc})",

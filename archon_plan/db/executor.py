@@ -170,8 +170,10 @@ def locked(
     pid = lock.acquire_lock(conn, settings, settings.lock_wait_s, reporter.notice)
     try:
         run = Run(conn, settings, reporter, actor, pid, reconnect)
-        yield run
-        run.close()
+        try:
+            yield run
+        finally:
+            run.close()
     finally:
         if not conn.closed and not conn.broken:
             lock.release_lock(conn, settings)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -114,9 +114,11 @@ def retry(
     migration: Migration,
     actor: Actor = NOBODY,
     choice: Choice | None = None,
+    reconnect: Callable[[], Connection] | None = None,
 ) -> int:
-    """Finish a stopped non-transactional migration; return the statement (from 1) it resumed at."""
-    with executor.locked(conn, settings, reporter, actor) as run:
+    """Finish a stopped non-transactional migration; return the statement (from 1) it resumed at.
+    `reconnect` opens the run's bookkeeping connection, as for apply."""
+    with executor.locked(conn, settings, reporter, actor, reconnect) as run:
         status = next(s for s in state.read_state(conn, settings, graph) if s.migration == migration)
         failure = status.failure
         if status.state is not State.FAILED or failure is None:

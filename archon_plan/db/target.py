@@ -37,7 +37,7 @@ POOLER_HINT = "use the direct connection (db.<ref>.supabase.co:5432) or the sess
 
 # The secret runs to the last '@' of the authority: an unencoded '@' in it must not cut it short.
 _URL_PASSWORD = re.compile(
-    r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<secret>[^/\s]*)(?=@[^@/\s]*(?:$|[/?\s]))", re.I)
+    r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<secret>\S*?)(?=@[^@/\s]*(?:$|[/?\s]))", re.I)
 
 
 
@@ -131,6 +131,8 @@ def resolve_target(database_url: str | None, env: Mapping[str, str]) -> Target |
 def _checked(url: str, source: str, env: Mapping[str, str]) -> Target:
     """Refuse a transaction pooler before connecting: Supabase's port 6543 (in the URL, or in
     libpq's PGPORT when the URL names none) and Neon's pooled host names."""
+    if not Target(url, source).parses:  # connect() refuses it without showing any of it
+        return Target(url, source)
     try:
         params = conninfo_to_dict(url)
     except psycopg.Error:
