@@ -55,3 +55,19 @@ def test_check_for_machines_prints_a_document_with_the_problems_of_a_manifest_th
         assert document["schema_version"] == 1 and document["findings"] == []
     else:
         assert out.startswith("::error file=") and "stop the manifest from loading" in out
+
+
+def test_rehearse_for_machines_prints_a_document_with_the_error_when_it_cannot_run(
+    tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    entry = {"version": "0.1.0", "file": "m/001_a.sql", "rollback": "m/rollbacks/001_a.sql"}
+    files = {"m/001_a.sql": "CREATE TABLE a (id int);\nSELECT 1/0;\n",
+             "m/rollbacks/001_a.sql": "DROP TABLE a;\n"}
+    manifest = write_project(tmp_path, files, tomli_w.dumps({"migration": [entry]}))
+    code = main(["--manifest", str(manifest), "rehearse", "--format", "json", "--database-url", database_url])
+    document = json.loads(capsys.readouterr().out)
+    assert code == ExitCode.MIGRATION_FAILED and document["ok"] is False
+    assert document["error"]["exit_code"] == code and "22012" in document["error"]["message"]
+    (tmp_path / "m/001_a.sql").write_text("")  # a manifest that does not load
+    assert main(["--manifest", str(manifest), "rehearse", "--format", "json"]) == ExitCode.INVALID
+    assert json.loads(capsys.readouterr().out)["error"]["exit_code"] == ExitCode.INVALID

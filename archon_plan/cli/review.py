@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core import diff
 from ..core.model import Step
-from ..errors import ExitCode, LintError, Location, ManifestError, Problem
+from ..errors import ArchonPlanError, ExitCode, LintError, Location, ManifestError, Problem
 from ..project import cache, loader, revision
 from ..review import diff_report
 from ..sql.rules import Severity
@@ -121,18 +121,23 @@ def rehearse_rollbacks(context: Context, args: argparse.Namespace) -> int:
     """Never on the configured database: --database-url names the server that holds the scratch
     databases, and the environment's database variables are not read."""
     from ..db import connection
-    from ..db.target import resolve_target
+    from ..db.target import redact, resolve_target
     from ..review import rehearse, rehearse_report  # only here: psycopg, catalog reading
 
-    loaded, built = load(context)
-    base = None
-    if args.changed_since is not None:
-        base = {m.key for m in revision.load_base(context.manifest_path, args.changed_since).migrations}
-    given = resolve_target(context.database_url, {})
-    with connection.throwaway_server() if given is None else nullcontext(given) as server:
-        context.secrets = server.secrets
-        result = rehearse.rehearse(lambda: _scratch(server), loaded.settings, built,
-                                   RehearseReporter(args.format == "text"), base, context.actor)
+    try:
+        loaded, built = load(context)
+        base = None
+        if args.changed_since is not None:
+            base = {m.key for m in revision.load_base(context.manifest_path, args.changed_since).migrations}
+        given = resolve_target(context.database_url, {})
+        with connection.throwaway_server() if given is None else nullcontext(given) as server:
+            context.secrets = server.secrets
+            result = rehearse.rehearse(lambda: _scratch(server), loaded.settings, built,
+                                       RehearseReporter(args.format == "text"), base, context.actor)
+    except ArchonPlanError as exc:
+        if args.format == "json":  # a tool reading stdout gets a document, with the error in it
+            print(redact(rehearse_report.stopped_json(exc, None), context.secrets))
+        raise
     if args.format == "json":
         print(rehearse_report.rehearsal_json(result, server.source if given is None else server.redacted))
     else:

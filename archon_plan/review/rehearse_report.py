@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from ..core.text import SCHEMA_VERSION
+from ..errors import ArchonPlanError
 from .catalog import Difference
 from .rehearse import Outcome, Rehearsal, Verdict
 
@@ -50,6 +51,16 @@ def summary_text(rehearsal: Rehearsal) -> str:
 def _difference(difference: Difference) -> dict[str, Any]:
     return {"kind": difference.kind, "name": difference.name, "change": difference.change,
             "before": difference.before, "after": difference.after, "message": str(difference)}
+
+
+def stopped_json(error: ArchonPlanError, server: str | None) -> str:
+    """The document of a rehearsal that could not run to its end (a manifest that does not
+    load, a migration that fails to apply): a tool reading stdout still gets JSON, with the
+    error; the exit code is the error's."""
+    document: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "server": server, "ok": False,
+                "counts": {verdict.value: 0 for verdict in Verdict}, "migrations": [],
+                "error": {"message": error.message, "hint": error.hint, "exit_code": int(error.exit_code)}}
+    return json.dumps(document, indent=2)
 
 
 def rehearsal_json(rehearsal: Rehearsal, server: str) -> str:
