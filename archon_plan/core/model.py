@@ -43,6 +43,12 @@ def duration_problem(text: str) -> str | None:
     return None
 
 
+def duration_is_off(text: str) -> bool:
+    """Whether a valid duration turns its timeout off: "0", "0s", "00ms" ..."""
+    match = DURATION_RE.fullmatch(text)
+    return match is not None and int(match["amount"]) == 0
+
+
 def normalize_sql_text(raw: bytes) -> str:
     """Decode a SQL file as UTF-8, drop a BOM and normalise line endings to LF."""
     text = raw.decode("utf-8")

@@ -80,6 +80,5 @@ def progress_detail(direction: Direction, done_checksums: Sequence[str], stateme
     return detail
 
 
-
 # What reading the history looks for: an event with this key is a stop of the protocol.
 STOP_KEY = _DONE

@@ -26,14 +26,12 @@ class Reporter(Protocol):
     def step_finished(self, step: Step, seconds: float) -> None: ...
 
 
-
 @dataclass(frozen=True)
 class Prepared:
     """A step with its statements, parsed and checked before anything runs."""
 
     step: Step
     statements: tuple[parse.Statement, ...]
-
 
 
 @dataclass(frozen=True)
@@ -65,12 +63,10 @@ class Run:
             extra.close()
 
 
-
 def record_failure(run: Run, event: Event) -> None:
     """Failures are recorded after the rollback, on their own; best effort, never masking."""
     with contextlib.suppress(psycopg.Error):
         events.record_event(run.conn, run.settings, event)
-
 
 
 def refuse_lost_session(run: Run, migration: Migration, exc: psycopg.Error,

@@ -19,9 +19,7 @@ DATABASE_VARIABLES = (*URL_VARIABLES, "SUPABASE_URL", "SUPABASE_DB_PASSWORD", "S
 NEON_POOLER_MARK = "-pooler."  # ep-name-pooler.region.aws.neon.tech is the pooled endpoint
 
 
-
 SUPABASE_POOLER_PORT = "6543"
-
 
 
 POOLER_REFUSAL = (
@@ -30,9 +28,7 @@ POOLER_REFUSAL = (
 )
 
 
-
 POOLER_HINT = "use the direct connection (db.<ref>.supabase.co:5432) or the session pooler (port 5432)"
-
 
 
 # The secret runs to the last '@' of the authority: an unencoded '@' in it must not cut it short.
@@ -40,9 +36,7 @@ _URL_PASSWORD = re.compile(
     r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<secret>\S*?)(?=@[^@/\s]*(?:$|[/?\s]))", re.I)
 
 
-
 _KV_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<secret>'(?:[^'\\]|\\.)*'|[^\s&]+)", re.I)
-
 
 
 @dataclass(frozen=True)
@@ -75,7 +69,6 @@ class Target:
         return redact(self.url, self.secrets)
 
 
-
 def _passwords(url: str) -> tuple[str, ...]:
     try:
         password = conninfo_to_dict(url).get("password")
@@ -88,7 +81,6 @@ def _passwords(url: str) -> tuple[str, ...]:
     return tuple(sorted((p for p in found if p), key=len, reverse=True))
 
 
-
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     """Remove passwords from text: URL userinfo, password=..., and known values."""
     text = _URL_PASSWORD.sub(lambda m: m["head"] + "***", text)
@@ -96,7 +88,6 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     for secret in secrets:
         text = text.replace(secret, "***")
     return text
-
 
 
 def resolve_target(database_url: str | None, env: Mapping[str, str]) -> Target | None:
@@ -127,7 +118,6 @@ def resolve_target(database_url: str | None, env: Mapping[str, str]) -> Target |
     return None
 
 
-
 def _checked(url: str, source: str, env: Mapping[str, str]) -> Target:
     """Refuse a transaction pooler before connecting: Supabase's port 6543 (in the URL, or in
     libpq's PGPORT when the URL names none) and Neon's pooled host names."""
@@ -148,7 +138,6 @@ def _checked(url: str, source: str, env: Mapping[str, str]) -> Target:
                 "migration lock and session settings a migrator relies on",
                 f"use the direct host: {host.replace(NEON_POOLER_MARK, '.', 1)}")
     return Target(url=url, source=source)
-
 
 
 def _supabase(env: Mapping[str, str]) -> Target:

@@ -14,7 +14,7 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
-from ..core.model import DURATION_RE, AppliedRow, Migration, Settings
+from ..core.model import AppliedRow, Migration, Settings, duration_is_off
 from ..errors import LockTimeoutError, RefusedError
 from .events import Values, event_insert, events_identifier, exists
 
@@ -82,19 +82,13 @@ _RACES = (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema,
           psycopg.errors.DuplicateTable, psycopg.errors.DuplicateObject)
 
 
-def _is_zero(duration: str) -> bool:
-    """Whether a duration turns the timeout off: "0", "0s", "00ms" ..."""
-    match = DURATION_RE.fullmatch(duration)
-    return match is not None and int(match["amount"]) == 0
-
-
 def _run_own_ddl(conn: psycopg.Connection[tuple[object, ...]], settings: Settings,
                  statements: list[sql.Composed]) -> None:
     """One transaction under a short lock_timeout, retried with backoff when it met a lock or
     lost a race; LockTimeoutError (exit 7) once the retries are spent."""
     from . import lock  # here: `status` only reads, and never loads the lock
 
-    off = settings.lock_timeout is None or _is_zero(settings.lock_timeout)
+    off = settings.lock_timeout is None or duration_is_off(settings.lock_timeout)
     timeout = OWN_DDL_LOCK_TIMEOUT if off else str(settings.lock_timeout)
     for attempt in range(settings.lock_retries + 1):
         try:

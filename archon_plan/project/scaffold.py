@@ -227,6 +227,5 @@ def render_entries(entries: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(blocks)
 
 
-
 def render_settings(settings: Mapping[str, Any]) -> str:
     return "[settings]\n" + tomli_w.dumps(dict(settings))

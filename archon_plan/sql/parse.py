@@ -55,7 +55,6 @@ def location(sql: SqlFile, offset: int | None) -> Location:
     return Location(sql.display, line, column)
 
 
-
 # Small: callers read a file's statements a few times in a row (its problems, then its
 # statements; a migration and its rollback together). Keeping the parse trees of thousands
 # of files alive costs memory and the cyclic collector's time (docs/performance.md).
