@@ -63,7 +63,8 @@ def wait_for_query(db: Conn, fragment: str, timeout: float = 20) -> int:
     while time.monotonic() < deadline:
         row = db.execute(
             "SELECT pid FROM pg_stat_activity"
-            " WHERE query LIKE %s AND state = 'active' AND pid <> pg_backend_pid()",
+            " WHERE query LIKE %s AND state = 'active' AND pid <> pg_backend_pid()"
+            " AND datname = current_database()",
             (f"%{fragment}%",),
         ).fetchone()
         if row:

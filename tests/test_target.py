@@ -9,7 +9,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from archon_plan.cli import main
-from archon_plan.db import connection
+from archon_plan.db import embedded
 from archon_plan.db.target import DATABASE_VARIABLES, Target
 from archon_plan.errors import ExitCode
 from tests.helpers import entry, table_exists, write_project
@@ -42,7 +42,7 @@ def embedded_would_start(monkeypatch: pytest.MonkeyPatch, database_url: str) -> 
         started.append(root)
         return Target(database_url, "embedded PostgreSQL (stand-in)")
 
-    monkeypatch.setattr(connection, "embedded_target", embedded_target)
+    monkeypatch.setattr(embedded, "embedded_target", embedded_target)
     return started
 
 

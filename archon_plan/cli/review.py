@@ -120,7 +120,7 @@ class RehearseReporter(PrintReporter):
 def rehearse_rollbacks(context: Context, args: argparse.Namespace) -> int:
     """Never on the configured database: --database-url names the server that holds the scratch
     databases, and the environment's database variables are not read."""
-    from ..db import connection
+    from ..db import embedded
     from ..db.target import redact, resolve_target
     from ..review import rehearse, rehearse_report  # only here: psycopg, catalog reading
 
@@ -130,7 +130,7 @@ def rehearse_rollbacks(context: Context, args: argparse.Namespace) -> int:
         if args.changed_since is not None:
             base = {m.key for m in revision.load_base(context.manifest_path, args.changed_since).migrations}
         given = resolve_target(context.database_url, {})
-        with connection.throwaway_server() if given is None else nullcontext(given) as server:
+        with embedded.throwaway_server() if given is None else nullcontext(given) as server:
             context.secrets = server.secrets
             result = rehearse.rehearse(lambda: _scratch(server), loaded.settings, built,
                                        RehearseReporter(args.format == "text"), base, context.actor)

