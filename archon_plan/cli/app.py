@@ -17,6 +17,7 @@ from pathlib import Path
 from .. import __version__
 from ..core.model import Actor
 from ..errors import ArchonPlanError, ExitCode, Terminated
+from . import fleet
 
 # review.VERBS, spelled here so that parsing need not import review.py
 REVIEW_VERBS = ("check", "diff", "schema", "rehearse")
@@ -117,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     rehearse.add_argument("--changed-since", metavar="BASE",
                           help="rehearse only migrations not in BASE (a git revision or a manifest file)")
     rehearse.add_argument("--format", choices=FORMATS_STATUS, default="text")
+
+    fleet.add_parser(add, _positive(int))
 
     init = add("init", help="write migrations.toml for an existing folder")
     init.add_argument("folder", nargs="?", type=Path, default=Path("migrations"), metavar="DIR")
@@ -228,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         actor=_actor(),
     )
     try:
+        if args.command == "fleet":
+            return fleet.run(context, args)
         if args.command in REVIEW_VERBS:
             from . import review
 

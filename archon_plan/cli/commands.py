@@ -61,9 +61,9 @@ def run(context: Context, args: argparse.Namespace) -> int:
     return handler(context, args)
 
 
-def load(context: Context) -> tuple[Manifest, graph.MigrationGraph]:
+def load(context: Context, path: Path | None = None) -> tuple[Manifest, graph.MigrationGraph]:
     """Manifest and graph, with every problem of both reported at once; cached when unchanged."""
-    loaded, built = loader.load_project(context.manifest_path, cache.folder(context.env))
+    loaded, built = loader.load_project(path or context.manifest_path, cache.folder(context.env))
     overrides: dict[str, Any] = {}
     if context.lock_wait is not None:
         overrides["lock_wait_s"] = context.lock_wait

@@ -84,6 +84,8 @@ class Settings:
     lock_timeout: str | None = "10s"  # PostgreSQL lock_timeout, SET LOCAL in each migration
     statement_timeout: str | None = None  # PostgreSQL statement_timeout, likewise
     lock_retries: int = 3  # retries of a migration that failed with lock_not_available
+    # A fleet's tenant: each migration's own search_path (SET LOCAL), `"tenant_042", public`.
+    search_path: str | None = None
 
     @property
     def qualified_table(self) -> str:

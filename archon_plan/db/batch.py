@@ -97,6 +97,7 @@ class Composer:
             "statement_timeout": migration.statement_timeout or self._settings.statement_timeout,
             "client_connection_check_interval":
                 "1s" if self._cursor.connection.info.server_version >= 140000 else None,
+            "search_path": self._settings.search_path,
         }
         names = tuple(name for name, value in values.items() if value is not None)
         return self.bind(_setup_template(names, local), {**values, **self._guarded()})

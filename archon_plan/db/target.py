@@ -118,6 +118,15 @@ def resolve_target(database_url: str | None, env: Mapping[str, str]) -> Target |
     return None
 
 
+def named_target(variable: str, env: Mapping[str, str]) -> Target:
+    """The database whose URL is in the environment variable `variable` (a fleet's target)."""
+    url = env.get(variable)
+    if url is None or not url.strip():
+        raise DatabaseError(f"{variable} is {'not set' if url is None else 'set but empty'}",
+                            "the fleet file names the variable that holds the target's URL: set it")
+    return _checked(url, variable, env)
+
+
 def _checked(url: str, source: str, env: Mapping[str, str]) -> Target:
     """Refuse a transaction pooler before connecting: Supabase's port 6543 (in the URL, or in
     libpq's PGPORT when the URL names none) and Neon's pooled host names."""
