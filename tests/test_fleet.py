@@ -297,3 +297,22 @@ def test_the_executable_prints_a_line_per_target_then_the_summary(tmp_path: Path
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0].startswith("ok      eu  ran 2")
     assert "1 target(s): 1 ok (2 migration(s) applied)" in done.stdout
+
+
+def test_fleet_revert_last_and_to_on_every_tenant(tmp_path: Path, database_url: str, db: Conn) -> None:
+    project(tmp_path)
+    schemas = tenants(db, 3)
+    fleet_file(tmp_path, {"saas": SCHEMAS})
+    env = {"SAAS_URL": database_url}
+    assert fleet(tmp_path, env, "apply")[0] == 0
+    code, document, _ = fleet(tmp_path, env, "revert", "--last", "1", "--only", "saas/tenant_00[12]")
+    assert code == 0
+    assert {name: t["ran"] for name, t in results(document).items()} == {
+        "saas/tenant_001": ["0.1.0/002_name"], "saas/tenant_002": ["0.1.0/002_name"]}
+    code, document, _ = fleet(tmp_path, env, "revert", "--to", "001_items", "--dry-run")
+    assert code == 0
+    assert results(document)["saas/tenant_003"]["ran"] == ["0.1.0/002_name"]
+    assert results(document)["saas/tenant_001"]["ran"] == []
+    code, _, err = fleet(tmp_path, env, "revert", "--to", "001_itemz")
+    assert code == 4 and "001_items" in err
+    assert rows_per_schema(db, schemas) == {"tenant_001": 1, "tenant_002": 1, "tenant_003": 2}

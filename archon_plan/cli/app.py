@@ -107,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--format", choices=FORMATS_DIFF, default="text",
                       help="markdown: a pull-request comment")
 
-    add("schema", help="print the JSON Schema of migrations.toml, for editors")
+    schema = add("schema", help="print the JSON Schema of migrations.toml (or fleet.toml), for editors")
+    schema.add_argument("--fleet", action="store_true", help="the schema of the fleet file instead")
 
     rehearse = add(
         "rehearse", help="prove each rollback on a scratch database (never the configured one)",

@@ -95,9 +95,9 @@ def diff_base(context: Context, args: argparse.Namespace) -> int:
 
 
 def schema(context: Context, args: argparse.Namespace) -> int:
-    from ..project import manifest  # here: a `check` with the plan cached needs no pydantic
+    from ..project import fleet, manifest  # here: a `check` with the plan cached needs no pydantic
 
-    print(json.dumps(manifest.manifest_json_schema(), indent=2))
+    print(json.dumps(fleet.fleet_json_schema() if args.fleet else manifest.manifest_json_schema(), indent=2))
     return ExitCode.OK
 
 

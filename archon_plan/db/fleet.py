@@ -1,9 +1,10 @@
 """One plan on many targets: the fleet's databases and tenant schemas.
 
 Canaries run first, one at a time; then a bounded pool of worker threads takes the rest in
-fleet order. Each worker keeps one connection per database, so the tenants of a database
-switch between migrations without reconnecting, and no database sees more than `parallel`
-of our sessions at once (plus the short-lived ones a non-transactional migration opens).
+fleet order. Each worker keeps its connection while its targets are on the same database, so
+the tenants of a database switch between migrations without reconnecting, and no server sees
+more than `parallel` of our sessions at once (plus the short-lived ones a non-transactional
+migration opens).
 Each target runs exactly what `apply`, `revert` or `status` runs on one database: its own
 lock, refusals, transactions and events. Nothing here prints: progress goes to a callback.
 """
@@ -210,17 +211,19 @@ class FleetRun:
         return Result(name, ExitCode.OK, ran, seconds=time.perf_counter() - started, statuses=statuses)
 
     def _connection(self, database: Target) -> Connection:
-        """This worker's connection to the database: opened once, reopened when broken."""
-        pool: dict[str, Connection] = self._local.__dict__.setdefault("connections", {})
-        conn = pool.get(database.url)
-        if conn is not None and (conn.broken or conn.closed
-                                 or conn.info.transaction_status != pq.TransactionStatus.IDLE):
+        """This worker's connection: kept while its targets are on the same database (the
+        tenants of one database come one after another), so a run holds at most `parallel`."""
+        kept: tuple[str, Connection] | None = getattr(self._local, "kept", None)
+        if kept is not None:
+            url, conn = kept
+            if url == database.url and not (conn.broken or conn.closed) and \
+                    conn.info.transaction_status == pq.TransactionStatus.IDLE:
+                return conn
             conn.close()
-            conn = None
-        if conn is None:
-            conn = pool[database.url] = connection.connect(database)
-            with self._guard:
-                self._opened.append(conn)
+        conn = connection.connect(database)
+        self._local.kept = (database.url, conn)
+        with self._guard:
+            self._opened.append(conn)
         return conn
 
 
