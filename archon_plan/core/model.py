@@ -123,6 +123,8 @@ class Migration:
     line: int | None = None  # line of its [[migration]] header
     allow: frozenset[str] = frozenset()  # lint rule codes (warnings) accepted for this migration
     allow_reason: str | None = None  # why they are accepted, for reviewers
+    irreversible: bool = False  # no rollback on purpose: revert and rehearse never cross it
+    imported_from: str | None = None  # the name it had in the tool it was imported from
 
     @property
     def migration_name(self) -> str:

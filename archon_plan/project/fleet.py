@@ -15,8 +15,7 @@ from ..errors import ManifestError, Problem
 from . import files
 from .fleet_schema import ENV_NAME_RE, NAME_RE, NAME_RULE, SECRET_KEYS, FleetModel, TargetModel
 from .fleet_schema import fleet_json_schema as fleet_json_schema  # the API names it here
-from .manifest import _Lines as _ManifestLines
-from .manifest import _pydantic_problems, _suggest
+from .lines import Lines, pydantic_problems, suggest
 
 DEFAULT_FLEET_FILE = "fleet.toml"
 _TARGET_HEADER_RE = re.compile(r"^\s*\[\[\s*target\s*\]\]")
@@ -29,7 +28,7 @@ _Where = Callable[[str], str]  # a key of a table -> `file:line: table`, for a p
 _Model = TypeVar("_Model", FleetModel, TargetModel)
 
 
-class _Lines(_ManifestLines):
+class _Lines(Lines):
     """The manifest's line finder, with [[target]] headers for entries and keys of [fleet]."""
 
     def __init__(self, text: str) -> None:
@@ -99,7 +98,7 @@ def _parse(path: Path, document: dict[str, Any], lines: _Lines) -> tuple[Fleet, 
     for key in document:
         if key not in _TOP_KEYS and key.lower() not in SECRET_KEYS:
             problems.append(Problem(_where(path, lines.top(key)), f"unknown top-level key {key!r}",
-                                    _suggest(key, _TOP_KEYS)))
+                                    suggest(key, _TOP_KEYS)))
     settings = _parse_settings(path, document.get("fleet", {}), lines, problems)
     entries = document.get("target", [])
     if not isinstance(entries, list):
@@ -130,7 +129,7 @@ def _validated(
     try:
         return model.model_validate({k: v for k, v in raw.items() if k.lower() not in SECRET_KEYS})
     except ValidationError as exc:
-        problems.extend(_pydantic_problems(exc, where, model, line_of))
+        problems.extend(pydantic_problems(exc, where, model, line_of))
         return None
 
 

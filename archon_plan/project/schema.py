@@ -75,6 +75,11 @@ class EntryModel(BaseModel):
         "Lint warnings `check` accepts for this migration, e.g. [\"AP201\"]; needs allow_reason."))
     allow_reason: str | None = Field(default=None, description=(
         "Why the allowed warnings are safe here, for the reviewer."))
+    irreversible: bool = Field(default=False, description=(
+        "true: no rollback on purpose (dropped data cannot come back); revert and rehearse stop "
+        "before it, and it has no `rollback`."))
+    imported_from: str | None = Field(default=None, description=(
+        "The migration's name in the tool it was imported from (`archon-plan import`), for reference."))
 
 
 SCHEMA_DRAFT = "http://json-schema.org/draft-07/schema#"  # the newest draft Taplo's validator knows
