@@ -222,7 +222,8 @@ def test_allowed_warnings_are_suppressed_but_errors_never_are() -> None:
 
 
 def test_an_unknown_sql_problem_still_gets_a_code_and_stays_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    def problems(sql: SqlFile, context: str, transactional: bool = True) -> list[Problem]:
+    def problems(sql: SqlFile, context: str, transactional: bool = True,
+                 rollback: bool = False) -> list[Problem]:
         return [Problem.at(Location(sql.display, 1, 1), f"{context}: something new", "do something")]
 
     monkeypatch.setattr(parse, "problems", problems)

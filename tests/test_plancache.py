@@ -84,12 +84,11 @@ def test_a_missing_or_emptied_file_misses_so_the_loader_reports_it(
 ) -> None:
     path = project(tmp_path)
     assert main(["--manifest", str(path), "show"]) == 0  # fills the cache
-    rollback = load_manifest(path).migrations[1].rollback
-    assert rollback is not None
+    sql = load_manifest(path).migrations[1].sql
     if damage == "delete":
-        rollback.path.unlink()
+        sql.path.unlink()
     else:
-        rollback.path.write_text("   \n")
+        sql.path.write_text("   \n")
     assert plancache.load(cache(), path) is None
     assert main(["--manifest", str(path), "show"]) == 4
     assert "002_create_b.sql" in capsys.readouterr().err

@@ -235,10 +235,11 @@ def test_json_report_lists_outcomes_and_differences(
     document = json.loads(capsys.readouterr().out)
     assert document["schema_version"] == 1
     assert document["ok"] is False
-    assert document["counts"] == {"restored": 1, "differs": 1, "no-rollback": 0, "base": 0}
+    assert document["counts"] == {"restored": 1, "differs": 1, "no-rollback": 0, "irreversible": 0,
+                                  "rollback-failed": 0, "base": 0}
     first, second = document["migrations"]
     assert first == {"version": "0.1.0", "name": "001_base", "outcome": "restored",
-                     "objects_changed": 1, "differences": []}
+                     "objects_changed": 1, "differences": [], "rollback_error": None}
     assert second["outcome"] == "differs"
     assert second["differences"] == [{
         "kind": "column", "name": "public.t.c", "change": "differs", "before": "integer", "after": "bigint",

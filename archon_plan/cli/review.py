@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core import diff
-from ..core.model import Step
-from ..errors import ArchonPlanError, ExitCode, LintError, Location, ManifestError, Problem
+from ..core.model import SqlFile, Step
+from ..errors import ArchonPlanError, ExitCode, LintError, Location, ManifestError, Problem, UsageError
 from ..project import cache, loader, revision
 from ..review import diff_report
 from ..sql.rules import Severity
@@ -129,11 +129,12 @@ def rehearse_rollbacks(context: Context, args: argparse.Namespace) -> int:
         base = None
         if args.changed_since is not None:
             base = {m.key for m in revision.load_base(context.manifest_path, args.changed_since).migrations}
+        setup = _setup_file(args.setup)
         given = resolve_target(context.database_url, {})
         with embedded.throwaway_server() if given is None else nullcontext(given) as server:
             context.secrets = server.secrets
             result = rehearse.rehearse(lambda: _scratch(server), loaded.settings, built,
-                                       RehearseReporter(args.format == "text"), base, context.actor)
+                                       RehearseReporter(args.format == "text"), base, context.actor, setup)
     except ArchonPlanError as exc:
         if args.format == "json":  # a tool reading stdout gets a document, with the error in it
             print(redact(rehearse_report.stopped_json(exc, None), context.secrets))
@@ -143,6 +144,18 @@ def rehearse_rollbacks(context: Context, args: argparse.Namespace) -> int:
     else:
         print(rehearse_report.summary_text(result))
     return ExitCode.OK if result.ok else ExitCode.REHEARSAL_FAILED
+
+
+def _setup_file(path: Path | None) -> SqlFile | None:
+    """--setup FILE, read as migrations are (regular file, UTF-8, size limit)."""
+    if path is None:
+        return None
+    from ..project import files
+
+    try:
+        return files.read_sql(str(path.absolute().parent), path.name)
+    except files.UnusableFile as exc:
+        raise UsageError(f"--setup: {exc.message}", exc.hint) from None
 
 
 @contextmanager

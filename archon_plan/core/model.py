@@ -26,6 +26,8 @@ FILE_NAME_RULE = "NNN_snake_case_name.sql: exactly three digits, '_', lower-case
 # Used with fullmatch: `$` would let a trailing newline through; ASCII digits only.
 FILE_NAME_RE = re.compile(r"(?P<number>[0-9]{3})_(?P<slug>[a-z0-9]+(?:_[a-z0-9]+)*)\.sql")
 DEFAULT_TRACKING_TABLE = "public.archon_migrations"
+# The line `create` writes into a new rollback: one that still holds only it was never written.
+ROLLBACK_TEMPLATE_MARK = "undo everything the migration creates, in reverse order."
 
 
 DURATION_RE = re.compile(r"(?P<amount>[0-9]+)(?P<unit>ms|s|min|h)?")

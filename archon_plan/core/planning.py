@@ -159,6 +159,12 @@ def backwards_plan(
         raise RefusedError(f"cannot revert {asked}: applied migrations depend on it: {names}",
                            "revert them first, or pass --cascade to revert them too")
     chosen.update(dependents)
+    irreversible = sorted((m for m in chosen.values() if m.irreversible), key=graph.position)
+    if irreversible:
+        names = ", ".join(m.label for m in irreversible)
+        raise RefusedError(f"cannot revert {names}: irreversible (`irreversible = true`: it has no "
+                           "rollback on purpose), and no revert crosses it, --cascade included",
+                           "revert only migrations applied after it (`revert --to` it keeps it)")
     missing = [m for m in chosen.values() if m.rollback is None]
     if missing:
         names = ", ".join(m.label for m in sorted(missing, key=graph.position))

@@ -10,7 +10,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from ..errors import DatabaseError
+from ..core.model import SqlFile
+from ..errors import DatabaseError, ManifestError, Problem
 from .target import Target, redact
 
 Connection = psycopg.Connection[tuple[object, ...]]  # every connection of ours: autocommit, tuple rows
@@ -92,3 +93,24 @@ def _administer(server: Target, statement: sql.Composed, what: str) -> None:
             raise DatabaseError(f"cannot {what} on {server.redacted}: {message}",
                                 "the user needs the CREATEDB privilege there; or omit --database-url "
                                 "to rehearse on a throwaway embedded PostgreSQL") from None
+
+
+def server_version(conn: Connection) -> str:
+    """PostgreSQL's own `server_version` text, e.g. "15.19 (Debian 15.19-0+deb12u1)"."""
+    row = conn.execute("SHOW server_version").fetchone()
+    return str(row[0]) if row else "?"
+
+
+def run_script(conn: Connection, script: SqlFile, what: str) -> None:
+    """Run a SQL file as psql -1 would: all of it in one transaction, or none; an error names
+    its place in the file."""
+    from ..sql import parse  # here: only rehearse --setup runs a script
+
+    try:
+        with conn.transaction():
+            conn.execute(script.text.encode())
+    except psycopg.Error as exc:
+        position = exc.diag.statement_position
+        where = parse.location(script, int(position) - 1 if position else None)
+        raise ManifestError([Problem.at(where, f"{what}: {(exc.diag.message_primary or str(exc)).strip()}",
+                                        "fix the script; it runs on each scratch database first")]) from None

@@ -11,7 +11,7 @@ import psycopg
 from psycopg import pq
 
 from ..core.graph import MigrationGraph
-from ..core.model import NOBODY, Actor, Event, EventKind, Migration, Plan, Settings
+from ..core.model import NOBODY, Actor, Direction, Event, EventKind, Migration, Plan, Settings
 from ..errors import (
     ConnectionLostError,
     ManifestError,
@@ -36,7 +36,7 @@ def prepare(plan: Plan) -> list[Prepared]:
     prepared = []
     for step in plan.steps:
         found = parse.problems(step.sql, f"migration {step.migration.label}",
-                                 step.migration.transactional)
+                               step.migration.transactional, step.direction is Direction.REVERT)
         problems.extend(found)
         if not found:
             prepared.append(Prepared(step, parse.runnable_statements(step.sql)))

@@ -57,7 +57,7 @@ def parse_entry(
         problems.append(Problem(at("irreversible")(), "an irreversible migration has no rollback file",
                                 "remove `rollback`, or `irreversible = true` if the rollback undoes it"))
     elif entry.rollback is not None:
-        rollback = _read_sql(root, entry.rollback, at("rollback"), problems)
+        rollback = _read_sql(root, entry.rollback, at("rollback"), problems, empty_ok=True)
     if len(problems) > found or sql is None or match is None:
         return None
     return Migration(
@@ -102,9 +102,10 @@ def _allow_problems(entry: EntryModel, where: Callable[[], str]) -> list[Problem
     return problems
 
 
-def _read_sql(root: str, relative: str, where: Callable[[], str], problems: list[Problem]) -> SqlFile | None:
+def _read_sql(root: str, relative: str, where: Callable[[], str], problems: list[Problem],
+              empty_ok: bool = False) -> SqlFile | None:
     try:
-        return files.read_sql(root, relative)
+        return files.read_sql(root, relative, empty_ok)
     except files.UnusableFile as exc:
         problems.append(Problem(where(), exc.message, exc.hint))
         return None

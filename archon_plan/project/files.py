@@ -27,8 +27,10 @@ class UnusableFile(Exception):
         self.hint = hint
 
 
-def read_sql(root: str, relative: str) -> SqlFile:
-    """The file at `relative` to the folder root, read and normalised; raises UnusableFile."""
+def read_sql(root: str, relative: str, empty_ok: bool = False) -> SqlFile:
+    """The file at `relative` to the folder root, read and normalised; raises UnusableFile.
+    An empty file is refused, except a rollback (`empty_ok`): one that does nothing is a
+    lint warning that suggests `irreversible = true`, as psql would run it."""
     path = _locate(root, relative, follow=not NOFOLLOW)
     try:
         try:
@@ -47,7 +49,7 @@ def read_sql(root: str, relative: str) -> SqlFile:
                            "save the file as UTF-8") from exc
     except (OSError, ValueError) as exc:
         raise UnusableFile(f"{relative} cannot be read: {exc}") from exc
-    if not text.strip():
+    if not text.strip() and not empty_ok:
         raise UnusableFile(f"{relative} is empty", "write its SQL, or remove it")
     folder, name = os.path.split(path)
     return SqlFile(path=folder_path(folder) / name, display=relative, text=text)

@@ -12,7 +12,7 @@ from typing import Any
 import tomli_w
 from packaging.version import InvalidVersion, Version
 
-from ..core.model import FILE_NAME_RE, FILE_NAME_RULE, Manifest, Migration, sort_key
+from ..core.model import FILE_NAME_RE, FILE_NAME_RULE, ROLLBACK_TEMPLATE_MARK, Manifest, Migration, sort_key
 from ..errors import ScaffoldError
 
 SLUG_RE = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")  # used with fullmatch
@@ -25,9 +25,7 @@ MIGRATION_TEMPLATE = """-- Migration {label}: {description}
 -- Runs in one transaction together with its tracking row: no BEGIN/COMMIT here.
 
 """
-ROLLBACK_TEMPLATE = """-- Rollback of {label}: undo everything the migration creates, in reverse order.
-
-"""
+ROLLBACK_TEMPLATE = "-- Rollback of {label}: " + ROLLBACK_TEMPLATE_MARK + "\n\n"
 
 
 @dataclass(frozen=True)
@@ -205,13 +203,22 @@ def _entries(version: str, folder: Path, root: Path) -> list[dict[str, Any]]:
         rollback = folder / "rollbacks" / path.name
         text = path.read_text(encoding="utf-8", errors="replace")
         described = DESCRIPTION_RE.search(text)
+        irreversible = rollback.is_file() and _does_nothing(rollback)
         entries.append({
             "version": version,
             "file": _relative(path, root),
-            "rollback": _relative(rollback, root) if rollback.is_file() else None,
+            "rollback": _relative(rollback, root) if rollback.is_file() and not irreversible else None,
+            "irreversible": True if irreversible else None,
             "description": described["text"].strip() if described else None,
         })
     return entries
+
+
+def _does_nothing(rollback: Path) -> bool:
+    """An empty or comment-only down file (`-- not reversible`): no rollback, on purpose."""
+    from ..sql import parse
+
+    return parse.does_nothing(rollback.read_text(encoding="utf-8", errors="replace"))
 
 
 def render_entries(entries: Sequence[Mapping[str, Any]]) -> str:

@@ -9,10 +9,21 @@ from enum import StrEnum
 from typing import Protocol
 
 from ..core.graph import MigrationGraph
-from ..core.model import NOBODY, Actor, Migration, MigrationStatus, Settings, State
-from ..db import events, executor, run, state, tracker
+from ..core.model import (
+    NOBODY,
+    Actor,
+    Direction,
+    Migration,
+    MigrationStatus,
+    Plan,
+    Settings,
+    SqlFile,
+    State,
+    Step,
+)
+from ..db import connection, events, executor, run, state, tracker
 from ..db.connection import Connection
-from ..errors import RefusedError
+from ..errors import MigrationFailedError, RefusedError
 from . import catalog
 
 Key = tuple[str, str]  # (version, stem), as Migration.key
@@ -23,6 +34,8 @@ class Verdict(StrEnum):
     RESTORED = "restored"  # the rollback gives back the schema the migration started from
     DIFFERS = "differs"  # it does not: `differences` says how
     NO_ROLLBACK = "no-rollback"  # applied, not rehearsed
+    IRREVERSIBLE = "irreversible"  # `irreversible = true`: applied, never reverted
+    FAILED = "rollback-failed"  # the rollback failed on the server: `error` says how
     BASE = "base"  # in BASE (--changed-since): applied, not rehearsed
 
 
@@ -34,6 +47,7 @@ class Outcome:
     verdict: Verdict
     differences: tuple[catalog.Difference, ...] = ()
     changed: int | None = None  # schema objects the migration adds, drops or alters; None: not looked at
+    error: str | None = None  # FAILED: the server's error, at its file:line
 
 
 @dataclass(frozen=True)
@@ -41,10 +55,11 @@ class Rehearsal:
     """Every migration's outcome, in the order they ran."""
 
     outcomes: tuple[Outcome, ...]
+    server_version: str = ""  # PostgreSQL's `server_version` on the scratch databases
 
     @property
     def ok(self) -> bool:
-        return all(o.verdict is not Verdict.DIFFERS for o in self.outcomes)
+        return all(o.verdict not in (Verdict.DIFFERS, Verdict.FAILED) for o in self.outcomes)
 
 
 class Reporter(run.Reporter, Protocol):
@@ -86,15 +101,26 @@ def rehearse(
     reporter: Reporter,
     base: Collection[Key] | None = None,
     actor: Actor = NOBODY,
+    setup: SqlFile | None = None,
 ) -> Rehearsal:
     """Rehearse every migration in plan order; with `base`, apply the migrations it holds
-    first without rehearsal, then rehearse the others. A rollback that leaves the schema
-    different leaves the database wrong for what follows, so the rest go on a fresh one."""
+    first without rehearsal, then rehearse the others. Every rollback file is checked first,
+    and all their problems are reported before anything runs. A rollback that leaves the
+    schema different, or a non-transactional one that fails part-way, leaves the database
+    wrong for what follows, so the rest go on a fresh one; one that fails and rolls back
+    leaves it as it was, and the rehearsal goes on there. `setup` runs on each new scratch
+    database first (roles, schemas and extensions the migrations expect, as Supabase's)."""
     keys = set(base) if base is not None else set()
     pending = sorted(graph.order, key=lambda m: m.key not in keys)  # stable: plan order within each
+    executor.prepare(Plan(tuple(Step(m, Direction.REVERT) for m in pending
+                                if m.key not in keys and m.rollback is not None and not m.irreversible)))
     outcomes: list[Outcome] = []
+    version = ""
     while pending:
         with open_scratch() as conn:
+            version = connection.server_version(conn)
+            if setup is not None:
+                connection.run_script(conn, setup, "the --setup file")
             scratch = _Scratch(conn, settings, graph, reporter, actor)
             _prepare(scratch, [o.migration for o in outcomes])
             while pending:
@@ -103,9 +129,10 @@ def rehearse(
                 outcome = _base(scratch, migration, keys) if in_base else _one(scratch, migration)
                 outcomes.append(outcome)
                 reporter.rehearsed(outcome)
-                if outcome.verdict is Verdict.DIFFERS:
+                if outcome.verdict is Verdict.DIFFERS or (
+                        outcome.verdict is Verdict.FAILED and not migration.transactional):
                     break
-    return Rehearsal(tuple(outcomes))
+    return Rehearsal(tuple(outcomes), version)
 
 
 def _prepare(scratch: _Scratch, done: Sequence[Migration]) -> None:
@@ -135,13 +162,16 @@ def _base(scratch: _Scratch, migration: Migration, base: Collection[Key]) -> Out
 
 def _one(scratch: _Scratch, migration: Migration) -> Outcome:
     """Apply, revert, compare with the schema before; apply again when it was restored."""
-    if migration.rollback is None:
+    if migration.irreversible or migration.rollback is None:
         scratch.apply(migration)
-        return Outcome(migration, Verdict.NO_ROLLBACK)
+        return Outcome(migration, Verdict.IRREVERSIBLE if migration.irreversible else Verdict.NO_ROLLBACK)
     before = scratch.snapshot()
     scratch.apply(migration)
     applied = scratch.snapshot()
-    scratch.revert(migration)
+    try:
+        scratch.revert(migration)
+    except MigrationFailedError as exc:  # rolled back (transactional): still applied, go on
+        return Outcome(migration, Verdict.FAILED, (), len(catalog.compare(before, applied)), exc.message)
     differences = tuple(catalog.compare(before, scratch.snapshot()))
     changed = len(catalog.compare(before, applied))
     if differences:

@@ -13,7 +13,7 @@ from .rehearse import Outcome, Rehearsal, Verdict
 DEFINITION_LIMIT = 200  # characters of a long definition in text; JSON has them whole
 
 _TAGS = {Verdict.RESTORED: "restored", Verdict.DIFFERS: "DIFFERS", Verdict.NO_ROLLBACK: "no rollback",
-         Verdict.BASE: "base"}
+         Verdict.IRREVERSIBLE: "irreversible", Verdict.FAILED: "FAILED", Verdict.BASE: "base"}
 
 
 def outcome_text(outcome: Outcome) -> str:
@@ -21,8 +21,12 @@ def outcome_text(outcome: Outcome) -> str:
     tag, label = _TAGS[outcome.verdict].ljust(11), outcome.migration.label
     if outcome.verdict is Verdict.NO_ROLLBACK:
         return f"  {tag}  {label}: not rehearsed: no rollback; applied"
+    if outcome.verdict is Verdict.IRREVERSIBLE:
+        return f"  {tag}  {label}: not rehearsed: irreversible = true; applied"
     if outcome.verdict is Verdict.BASE:
         return f"  {tag}  {label}: in BASE; applied without rehearsal"
+    if outcome.verdict is Verdict.FAILED:
+        return f"  {tag}  {label}: the rollback failed: {outcome.error}"
     changed = f"{outcome.changed} schema object(s) changed by the migration"
     if outcome.verdict is Verdict.RESTORED:
         return f"  {tag}  {label}: the rollback restores the schema ({changed})"
@@ -40,11 +44,16 @@ def counts(rehearsal: Rehearsal) -> dict[str, int]:
 
 def summary_text(rehearsal: Rehearsal) -> str:
     n = counts(rehearsal)
-    line = (f"{len(rehearsal.outcomes)} migration(s): {n['restored']} restored, {n['differs']} differ, "
-            f"{n['no-rollback']} without rollback, {n['base']} in BASE.")
-    failing = [o.migration.label for o in rehearsal.outcomes if o.verdict is Verdict.DIFFERS]
-    if failing:
-        line += f"\nRollbacks that do not restore the schema: {', '.join(failing)}"
+    failed = f", {n['rollback-failed']} failed" if n["rollback-failed"] else ""
+    irreversible = f", {n['irreversible']} irreversible" if n["irreversible"] else ""
+    line = (f"{len(rehearsal.outcomes)} migration(s): {n['restored']} restored, {n['differs']} differ"
+            f"{failed}, {n['no-rollback']} without rollback{irreversible}, {n['base']} in BASE.")
+    if rehearsal.server_version:
+        line += f"\nRehearsed on PostgreSQL {rehearsal.server_version}."
+    for verdict, what in ((Verdict.DIFFERS, "do not restore the schema"), (Verdict.FAILED, "fail")):
+        failing = [o.migration.label for o in rehearsal.outcomes if o.verdict is verdict]
+        if failing:
+            line += f"\nRollbacks that {what}: {', '.join(failing)}"
     return line
 
 
@@ -71,9 +80,11 @@ def rehearsal_json(rehearsal: Rehearsal, server: str) -> str:
             "outcome": o.verdict.value,
             "objects_changed": o.changed,
             "differences": [_difference(d) for d in o.differences],
+            "rollback_error": o.error,
         }
         for o in rehearsal.outcomes
     ]
-    document = {"schema_version": SCHEMA_VERSION, "server": server, "ok": rehearsal.ok,
+    document = {"schema_version": SCHEMA_VERSION, "server": server,
+                "server_version": rehearsal.server_version, "ok": rehearsal.ok,
                 "counts": counts(rehearsal), "migrations": items}
     return json.dumps(document, indent=2)

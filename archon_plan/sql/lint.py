@@ -96,11 +96,17 @@ class _Hit:
 
 def _migration_findings(migration: Migration) -> list[Finding]:
     found = _file_findings(migration, migration.sql, rollback=False)
+    if migration.irreversible:  # said on purpose: revert and rehearse stop before it
+        return found
     if migration.rollback is None:
         hit = _Hit("AP401", parse.location(migration.sql, None),
                    "no rollback file: `revert` cannot undo this migration")
         return [*found, _finding(migration, hit)]
     found += _file_findings(migration, migration.rollback, rollback=True)
+    if parse.does_nothing(migration.rollback.text):
+        hit = _Hit("AP404", parse.location(migration.rollback, None),
+                   "the rollback holds no SQL statement: `revert` would only forget the migration")
+        return [*found, _finding(migration, hit)]
     missing = objects.not_undone(migration.sql.text, migration.rollback.text)
     if missing:
         hit = _Hit("AP403", parse.location(migration.rollback, None),
@@ -132,7 +138,7 @@ _CONTEXT = "sql"
 def _run_breaking(sql: SqlFile, transactional: bool, rollback: bool) -> list[_Hit]:
     """parse.problems already finds what stops a file from running; each names its rule."""
     hits = []
-    for problem in parse.problems(sql, _CONTEXT, transactional):
+    for problem in parse.problems(sql, _CONTEXT, transactional, rollback):
         code = problem.code or "AP500"  # a problem no rule names yet is still an error
         if rollback and code == "AP501":
             code = "AP402"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from ..core.model import SqlFile
+from ..core.model import ROLLBACK_TEMPLATE_MARK, SqlFile
 from ..errors import Location, Problem
 
 
@@ -164,13 +164,23 @@ def runnable_statements(sql: SqlFile) -> tuple[Statement, ...]:
     return tuple(s for s in split_statements(sql.text) if not _is_wrapper(s))
 
 
+def does_nothing(text: str) -> bool:
+    """Whether SQL text holds no statement (empty, or comments only); False when it does not
+    parse, which its own check reports."""
+    try:
+        return not split_statements(text)
+    except SqlSyntaxError:
+        return False
+
+
 def statement_checksum(statement: Statement) -> str:
     return hashlib.md5(statement.text.encode("utf-8")).hexdigest()
 
 
-def problems(sql: SqlFile, context: str, transactional: bool = True) -> list[Problem]:
+def problems(sql: SqlFile, context: str, transactional: bool = True, rollback: bool = False) -> list[Problem]:
     """Everything that stops a file from running in its mode (one transaction, or
-    one statement at a time for `transactional = false`)."""
+    one statement at a time for `transactional = false`). A rollback with no statement runs
+    (it only forgets the migration; lint's AP404 says so), unless it is still `create`'s template."""
     if "\x00" in sql.text:  # the text would end there on its way to the server (and to pglast)
         return [Problem.at(location(sql, sql.text.index("\x00")),
                            f"{context}: a NUL byte: every statement after it would be dropped",
@@ -181,7 +191,7 @@ def problems(sql: SqlFile, context: str, transactional: bool = True) -> list[Pro
         return [Problem.at(location(sql, exc.offset), f"{context}: syntax error: {exc.message}",
                            code="AP501")]
     found = []
-    if not statements:
+    if not statements and (not rollback or ROLLBACK_TEMPLATE_MARK in sql.text):
         found.append(Problem.at(location(sql, None), f"{context}: has no SQL statements, only comments",
                                 "write its SQL, or remove it from the manifest", code="AP505"))
     for statement in statements:

@@ -75,6 +75,11 @@ RULES: tuple[Rule, ...] = (
     Rule("AP403", "rollback-incomplete", _W,
          "the rollback does not drop everything its migration creates, so applying again fails",
          "drop each created table, column, index, function and type in the rollback"),
+    Rule("AP404", "rollback-does-nothing", _W,
+         "the rollback holds no SQL (empty, or comments such as `-- not reversible`): `revert` would "
+         "forget the migration and leave its changes",
+         "write SQL that undoes it; or, if it cannot be undone, remove `rollback` and write "
+         "`irreversible = true`, which revert and rehearse respect"),
     Rule("AP500", "run-breaking", _E, "archon-plan's SQL check refuses the file", "fix the SQL shown"),
     Rule("AP501", "syntax-error", _E, "the SQL does not parse: PostgreSQL would refuse it",
          "fix the SQL at the position shown"),
