@@ -87,7 +87,9 @@ def test_init_then_apply_on_the_legacy_base_records_exactly_eleven_rows(
     assert apply_all(database_url, manifest_path) == []
 
 
-def test_file_name_form_also_ends_with_eleven_rows(tmp_path: Path, database_url: str, db: Conn) -> None:
+def test_file_name_form_keeps_the_rows_archon_writes_in_its_own_form(
+    tmp_path: Path, database_url: str, db: Conn
+) -> None:
     run_base(db, "supabase_stubs.sql")
     run_base(db, "legacy_complete_setup.sql")
     manifest_path = archon_project(tmp_path)
@@ -96,8 +98,11 @@ def test_file_name_form_also_ends_with_eleven_rows(tmp_path: Path, database_url:
 
     apply_all(database_url, manifest_path)
 
-    # 008 back-fills 001..007 without .sql; those fresh duplicates are dropped in its transaction.
-    assert tracking_rows(db) == [("0.1.0", f"{stem}.sql") for stem in STEMS]
+    # 008 back-fills 001..007 without .sql, and 008..011 record themselves so: Archon's own
+    # application looks up those names, so they stay beside archon-plan's own rows.
+    assert tracking_rows(db) == sorted([("0.1.0", f"{stem}.sql") for stem in STEMS]
+                                       + [("0.1.0", stem) for stem in STEMS])
+    assert set(states(database_url, manifest_path)) == {State.APPLIED}
 
 
 def test_complete_setup_database_is_all_applied_and_apply_runs_nothing(

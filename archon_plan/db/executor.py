@@ -195,6 +195,7 @@ def apply(
             prepared = prepare(plan)  # refuse before creating even the tracking table
             tracker.ensure_table(conn, settings)
             run_prepared(run, prepared)
+        tracker.harden(conn, settings)
         return plan
 
 
@@ -215,6 +216,7 @@ def revert(
             prepared = prepare(plan)
             tracker.ensure_table(conn, settings)  # an Archon table may lack the events table
             run_prepared(run, prepared)
+        tracker.harden(conn, settings)
         return plan
 
 

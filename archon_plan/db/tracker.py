@@ -73,6 +73,29 @@ def ensure_table(conn: psycopg.Connection[tuple[object, ...]], settings: Setting
     _run_own_ddl(conn, settings, [sql.SQL(statement).format(**parts) for statement in statements])
 
 
+# Supabase grants every new public table to the roles of its HTTP API: the public anon key
+# would read our events (OS users, hosts, errors) and could forge or delete them.
+API_ROLES = ("anon", "authenticated")
+
+
+def harden(conn: psycopg.Connection[tuple[object, ...]], settings: Settings) -> None:
+    """Row level security on, with no policy, and no privileges for PUBLIC or the API roles,
+    for each of our two tables that has it off: archon-plan created it (now or in an older
+    version). A table with it on is left alone: Archon's own 008 sets its policies."""
+    tables = {table.as_string(conn): table for table in (_table(settings), events_identifier(settings))}
+    rows = conn.execute("SELECT t.name FROM unnest(%s::text[]) AS t(name) JOIN pg_catalog.pg_class AS c "
+                        "ON c.oid = to_regclass(t.name) WHERE NOT c.relrowsecurity", (list(tables),))
+    open_tables = [tables[str(name)] for name, in rows]
+    if not open_tables:
+        return
+    roles = [sql.Identifier(str(name)) for name, in conn.execute(
+        "SELECT rolname FROM pg_catalog.pg_roles WHERE rolname = ANY(%s) ORDER BY 1", (list(API_ROLES),))]
+    grantees = sql.SQL(", ").join([sql.SQL("PUBLIC"), *roles])
+    _run_own_ddl(conn, settings, [
+        statement.format(t=table, who=grantees) for table in open_tables for statement in (
+            sql.SQL("ALTER TABLE {t} ENABLE ROW LEVEL SECURITY"), sql.SQL("REVOKE ALL ON {t} FROM {who}"))])
+
+
 # Our own DDL must never queue in front of production queries: an ALTER TABLE waiting for a
 # reader of an adopted tracking table would make every later reader wait behind it.
 OWN_DDL_LOCK_TIMEOUT = "10s"
@@ -194,23 +217,24 @@ def applied_template(settings: Settings, scan_rows: bool, with_event: bool) -> s
     """One statement that records an applied migration (and its event): its SQL's last companion.
 
     Archon's files insert tracking rows themselves (their own, and 008 back-fills
-    001..007) under the name without `.sql`. Rows this very transaction inserted
-    that repeat an existing migration, or the migration's own, are removed first
-    (the INSERT reads the DELETE's count, so it runs after it) so the table never
-    holds the same migration twice; older rows are never touched. Only files that
-    name the tracking table (`scan_rows`) can insert such rows, so the others skip that scan.
+    001..007) under the name without `.sql`. A row this very transaction inserted under
+    exactly a name already recorded, or the migration's own under the name recorded next,
+    is removed first (the INSERT reads the DELETE's count, so it runs after it), so no name
+    is recorded twice; older rows are never touched. A row in the other name form is not a
+    duplicate: it is what Archon's own application looks up (`001_x` where migrate.py wrote
+    `001_x.sql`), and it stays. Only files that name the tracking table (`scan_rows`) can
+    insert such rows, so the others skip that scan.
     """
     table = _table(settings)
     repeats: sql.Composable = sql.SQL("SELECT 1")
     if scan_rows:
         repeats = sql.SQL("""DELETE FROM {t} AS d
             WHERE d.xmin = pg_catalog.pg_current_xact_id()::xid
-              AND ((d.version = %(version)s AND d.migration_name IN (%(stem)s, %(file)s))
+              AND ((d.version = %(version)s AND d.migration_name = %(name)s)
                 OR EXISTS (SELECT 1 FROM {t} AS o
                     WHERE o.version = d.version AND o.id <> d.id
                       AND o.xmin <> pg_catalog.pg_current_xact_id()::xid
-                      AND regexp_replace(o.migration_name, '\\.sql$', '')
-                        = regexp_replace(d.migration_name, '\\.sql$', '')))
+                      AND o.migration_name = d.migration_name))
             RETURNING 1""").format(t=table)
     tracked = sql.SQL("""INSERT INTO {t} (version, migration_name, applied_at, checksum,
                 execution_ms, applied_by, rollback_checksum)
