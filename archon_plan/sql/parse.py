@@ -220,5 +220,22 @@ def problems(sql: SqlFile, context: str, transactional: bool = True) -> list[Pro
     return found
 
 
+def needs_autocommit(text: str) -> bool:
+    """Whether the SQL holds a statement PostgreSQL refuses in a transaction block; False when
+    it does not parse (check reports that)."""
+    try:
+        return any(_needs_autocommit(s) for s in split_statements(text))
+    except SqlSyntaxError:
+        return False
+
+
+def only_comments(text: str) -> bool:
+    """Whether the SQL is empty or only comments (`-- no-op`); False when it does not parse."""
+    try:
+        return not split_statements(text)
+    except SqlSyntaxError:
+        return False
+
+
 def uses_savepoints(statement: Statement) -> bool:
     return statement.is_transaction_control and statement.fields.get("kind") in _NESTED
