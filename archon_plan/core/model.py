@@ -179,6 +179,7 @@ class EventKind(StrEnum):
     ACCEPT_CHECKSUM = "accept-checksum"
     MARK_APPLIED = "mark-applied"
     MARK_REVERTED = "mark-reverted"
+    ADOPT = "adopt"  # recorded as applied because another tool's history says so
 
     @classmethod
     def done(cls, direction: Direction) -> EventKind:
