@@ -224,7 +224,7 @@ def repair_history(context: Context, args: argparse.Namespace) -> int:
                          f"archon-plan repair --retry {migration.label} --{how} K")
     action = repair.Repair(flag.replace("_", "-"))
     if not args.yes:
-        _confirm(f"{action} {migration.label}: this changes the recorded history. Proceed?")
+        confirm(f"{action} {migration.label}: this changes the recorded history. Proceed?")
     with connected(context, loaded.settings, loaded.root) as (conn, _):
         before = repair.repair(conn, loaded.settings, built, PrintReporter(), action, migration,
                                context.actor, cascade=args.cascade)
@@ -232,7 +232,7 @@ def repair_history(context: Context, args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _confirm(question: str) -> None:
+def confirm(question: str) -> None:
     if not sys.stdin.isatty():
         raise RefusedError("refusing to change history without confirmation",
                            "pass --yes to confirm when no one can answer a prompt")
