@@ -5,29 +5,14 @@ from __future__ import annotations
 
 import subprocess
 import tomllib
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from tests.foreign import TOOLS, Conn, Source, flyway_row, migrated_by_the_tool, tree_hash, write
 from tests.helpers import run_in_process, table_exists, tracking_rows
 from tests.test_reliability import ENV, events
-
-
-@pytest.fixture
-def other_database_url(server_url: str) -> Iterator[str]:
-    """A second fresh database: the one the other tool migrated."""
-    name = f"archon_test_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield make_conninfo(server_url, dbname=name)
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def cli(root: Path, *args: str, url: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,14 @@ from typing import Any
 
 from ..core.adoption import Placed, Tool, Versions, place
 from ..errors import ScaffoldError
-from .scaffold import MANIFEST_HEADER, refuse_what_check_would, render_entries, render_settings, write_new
+from .scaffold import (
+    MANIFEST_HEADER,
+    refuse_what_check_would,
+    relative,
+    render_entries,
+    render_settings,
+    write_new,
+)
 from .sources import read_source
 
 
@@ -44,8 +51,8 @@ def plan_import(tool: Tool, source: Path, into: Path, manifest: Path, versions: 
             files[rollback] = migration.rollback
         entries.append({
             "version": item.version,
-            "file": _relative(sql, root),
-            "rollback": _relative(rollback, root) if migration.rollback is not None else None,
+            "file": relative(sql, root),
+            "rollback": relative(rollback, root) if migration.rollback is not None else None,
             "irreversible": True if migration.irreversible else None,
             "transactional": None if migration.transactional else False,
             "depends_on": [labels[name] for name in migration.depends_on],
@@ -63,14 +70,6 @@ def _refuse_inside(into: Path, source: Path) -> None:
     if into == source or source in into.parents:
         raise ScaffoldError(f"{into} lies in the source folder {source}, which import leaves untouched",
                             "pass --into another folder beside the manifest, e.g. --into db/archon")
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        raise ScaffoldError(f"{path} lies outside the manifest's folder {root}",
-                            "pass --into a folder beside the manifest") from None
 
 
 def write_import(layout: Layout) -> None:

@@ -72,8 +72,8 @@ def create(
     write_new(rollback_path, ROLLBACK_TEMPLATE.format(label=label))
     entry = {
         "version": version,
-        "file": _relative(sql_path, manifest.root),
-        "rollback": _relative(rollback_path, manifest.root),
+        "file": relative(sql_path, manifest.root),
+        "rollback": relative(rollback_path, manifest.root),
         "depends_on": list(depends_on),
     }
     append_to_manifest(manifest.path, render_entries([entry]))
@@ -104,7 +104,7 @@ def _folder_for(manifest: Manifest, version: str, same: Sequence[Migration]) -> 
     return last
 
 
-def _relative(path: Path, root: Path) -> str:
+def relative(path: Path, root: Path) -> str:
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
@@ -230,8 +230,8 @@ def _entries(version: str, folder: Path, root: Path) -> list[dict[str, Any]]:
         described = DESCRIPTION_RE.search(text)
         entries.append({
             "version": version,
-            "file": _relative(path, root),
-            "rollback": _relative(rollback, root) if rollback.is_file() else None,
+            "file": relative(path, root),
+            "rollback": relative(rollback, root) if rollback.is_file() else None,
             "description": described["text"].strip() if described else None,
         })
     return entries
