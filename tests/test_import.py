@@ -77,7 +77,7 @@ def test_dbmate_timestamps_give_a_version_per_year_numbered_from_one(tmp_path: P
 def test_sequence_numbers_fall_back_to_one_version_with_a_notice(tmp_path: Path) -> None:
     source = TOOLS["golang-migrate"](tmp_path / "src")
     result = cli(tmp_path, "import", "--from", "golang-migrate", str(source.folder))
-    assert result.returncode == 0 and "no migration name starts with a date" in result.stdout
+    assert result.returncode == 0 and "no migration name starts with a date" in result.stderr
     assert [e["file"] for e in entries(tmp_path)] == [
         "migrations/0.1.0/001_create_items.sql", "migrations/0.1.0/002_add_price.sql",
         "migrations/0.1.0/003_index_items.sql"]
@@ -161,6 +161,14 @@ def test_import_never_writes_into_the_source_folder(tmp_path: Path) -> None:
     assert result.returncode == 5 and "lies in the source folder" in result.stderr
     elsewhere = cli(tmp_path, "import", "--from", "golang-migrate", str(source.folder), "--into", "db")
     assert elsewhere.returncode == 0
+
+
+def test_a_sqitch_project_imports_from_its_root_beside_its_own_folders(tmp_path: Path) -> None:
+    source = TOOLS["sqitch"](tmp_path)  # tmp_path/db: sqitch.plan, deploy/, revert/, verify/
+    before = tree_hash(source.folder / "deploy")
+    result = cli(source.folder, "import", "--from", "sqitch", ".")
+    assert result.returncode == 0, result.stderr
+    assert (source.folder / "migrations.toml").is_file() and tree_hash(source.folder / "deploy") == before
 
 
 SQITCH_PLAN_REWORKED = ("%project=p\na 2023-01-01T10:00:00Z A <a@b.c>\n@v1 2023-01-01T11:00:00Z A <a@b.c>\n"

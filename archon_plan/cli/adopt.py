@@ -4,6 +4,7 @@ and its database from another tool, or a baseline of many migrations at once."""
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,7 +63,7 @@ def import_project(context: Context, args: argparse.Namespace) -> int:
     layout = importer.plan_import(tool, args.source, args.into or manifest.parent / "migrations", manifest,
                                   Versions(args.versions))
     if layout.notice:
-        print(f"NOTICE: {layout.notice}")
+        print(f"NOTICE: {layout.notice}", file=sys.stderr)
     if args.adopt_history:
         from ..core.model import Settings
         from ..db import adopt as adoption

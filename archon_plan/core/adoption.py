@@ -162,6 +162,14 @@ def flyway_version(text: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
+def _flyway_key(version: str) -> str:
+    """A version from Flyway's table as foreign_key() writes it; "" when it is not one."""
+    try:
+        return ".".join(map(str, flyway_version(version)))
+    except ValueError:
+        return ""
+
+
 def applied_originals(tool: Tool, table: str, rows: Sequence[HistoryRow],
                       originals: Sequence[str]) -> list[str]:
     """The imported migrations (by `imported_from`) that the history records as applied, in the
@@ -214,13 +222,11 @@ def _flyway(table: str, rows: Sequence[HistoryRow], keys: dict[str, str],
     for row in rows:
         if row.kind == "SCHEMA":
             continue
-        if row.kind == "BASELINE":
-            line = flyway_version(row.key)
-            applied |= {o for key, o in keys.items() if flyway_version(key) <= line}
+        line = _flyway_key(row.key)
+        if row.kind == "BASELINE" and line:
+            applied |= {o for key, o in keys.items() if flyway_version(key) <= flyway_version(line)}
             continue
-        original = by_script.get(row.script.rsplit("/", 1)[-1])
-        if original is None and row.key:
-            original = keys.get(".".join(map(str, flyway_version(row.key))))
+        original = by_script.get(row.script.rsplit("/", 1)[-1]) or keys.get(line)
         if original is None:
             unknown.append(row.script or row.key)
         elif row.kind in ("UNDO_SQL", "DELETE"):

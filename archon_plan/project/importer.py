@@ -20,7 +20,7 @@ from .scaffold import (
     render_settings,
     write_new,
 )
-from .sources import read_source
+from .sources import read_folders, read_source
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,9 @@ def plan_import(tool: Tool, source: Path, into: Path, manifest: Path, versions: 
     SourceError (exit 4) for a problem in the source."""
     placed, notice = place(read_source(tool, source), versions)
     root = manifest.parent
-    _refuse_inside(into, source)
+    for folder in read_folders(tool, source):
+        _refuse_inside(into, folder)
+        _refuse_inside(manifest, folder)
     labels = {p.migration.original: p.label for p in placed}
     files: dict[Path, str] = {}
     entries = []
@@ -64,12 +66,12 @@ def plan_import(tool: Tool, source: Path, into: Path, manifest: Path, versions: 
     return Layout(manifest, text, files, placed, notice)
 
 
-def _refuse_inside(into: Path, source: Path) -> None:
+def _refuse_inside(path: Path, source: Path) -> None:
     """The source folder is left as it is: nothing is written in it."""
-    into, source = into.resolve(), source.resolve()
-    if into == source or source in into.parents:
-        raise ScaffoldError(f"{into} lies in the source folder {source}, which import leaves untouched",
-                            "pass --into another folder beside the manifest, e.g. --into db/archon")
+    path, source = path.resolve(), source.resolve()
+    if path == source or source in path.parents:
+        raise ScaffoldError(f"{path} lies in the source folder {source}, which import leaves untouched",
+                            "pass --into (or --manifest) another folder, e.g. --into db/archon")
 
 
 def write_import(layout: Layout) -> None:

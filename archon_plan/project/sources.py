@@ -208,11 +208,26 @@ def _flyway_opted_out(path: Path, text: str) -> bool:
     return any(line.replace(" ", "").lower() == "executeintransaction=false" for line in lines)
 
 
+def read_folders(tool: Tool, folder: Path) -> list[Path]:
+    """The folders import reads from, which it must leave as they are."""
+    if tool is Tool.SQITCH:
+        return [folder / "deploy", folder / "revert", folder / "verify"]
+    if tool is Tool.SUPABASE:
+        return [supabase_folder(folder)]
+    return [diesel_folder(folder) if tool is Tool.DIESEL else folder]
+
+
+def diesel_folder(folder: Path) -> Path:
+    """The folder of Diesel's migration folders: SOURCE, or its `migrations` (the project root)."""
+    if folder.is_dir() and not any(DIESEL_RE.fullmatch(d.name) for d in folder.iterdir()):
+        return folder / "migrations" if (folder / "migrations").is_dir() else folder
+    return folder
+
+
 def _diesel(folder: Path, problems: list[Problem]) -> list[ForeignMigration]:
     """`<version>_name/up.sql` and `down.sql` folders, in order of the version with its `-`
     removed (compared as text, as Diesel does); `run_in_transaction = false` in metadata.toml."""
-    if not any(DIESEL_RE.fullmatch(d.name) for d in folder.iterdir()) and (folder / "migrations").is_dir():
-        folder = folder / "migrations"
+    folder = diesel_folder(folder)
     found: dict[str, ForeignMigration] = {}
     seen: dict[str, Path] = {}
     for path in sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")):
