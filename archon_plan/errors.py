@@ -105,6 +105,12 @@ class ManifestError(ProblemsError):
     exit_code = ExitCode.INVALID
 
 
+class SourceError(ProblemsError):
+    """The project that `import` reads, in another tool's layout, has problems."""
+
+    exit_code = ExitCode.INVALID
+
+
 class LintError(ArchonPlanError):
     """`check` found errors in the SQL: what would break a run or its history."""
 

@@ -50,6 +50,16 @@ def server_url() -> Iterator[str]:
 @pytest.fixture
 def database_url(server_url: str) -> Iterator[str]:
     """A fresh, empty database for this test alone, dropped afterwards."""
+    yield from fresh_database(server_url)
+
+
+@pytest.fixture
+def other_database_url(server_url: str) -> Iterator[str]:
+    """A second one, for a test that needs two (another tool's database and ours)."""
+    yield from fresh_database(server_url)
+
+
+def fresh_database(server_url: str) -> Iterator[str]:
     name = f"archon_test_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

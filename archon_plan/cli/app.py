@@ -17,7 +17,7 @@ from pathlib import Path
 from .. import __version__
 from ..core.model import Actor
 from ..errors import ArchonPlanError, ExitCode, Terminated
-from . import fleet
+from . import adopt, fleet
 
 # review.VERBS, spelled here so that parsing need not import review.py
 REVIEW_VERBS = ("check", "diff", "schema", "rehearse")
@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("--mark-reverted", "forget NAME was applied without running its rollback"),
     ):
         action.add_argument(flag, nargs="?", const="", metavar="NAME", help=text)
+    repair.add_argument("--through", metavar="NAME", help="with --mark-applied: every migration up to "
+                        "NAME in plan order that is not applied, in one transaction")
     repair.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     repair.add_argument("--cascade", action="store_true",
                         help="with --mark-reverted: mark its applied dependents reverted too")
@@ -123,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="SQL run first on each scratch database: roles, schemas, extensions")
 
     fleet.add_parser(add, _positive(int))
+    adopt.add_parser(add)
 
     init = add("init", help="write migrations.toml for an existing folder")
     init.add_argument("folder", nargs="?", type=Path, default=Path("migrations"), metavar="DIR")
@@ -236,6 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "fleet":
             return fleet.run(context, args)
+        if adopt.handles(args):
+            return adopt.run(context, args)
         if args.command in REVIEW_VERBS:
             from . import review
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 # Only what every verb needs at import. psycopg (connection, tracker, the executor with batch,
 # sql.parse and the lock), repair, pydantic (manifest), packaging (releases, scaffold) and the
 # review verbs (review.py) load in the verbs that use them: `show` and `check` never connect.
-from ..core import graph, planning
-from ..core.model import NOBODY, Actor, Manifest, Migration, Plan, Settings, State, Step, duration_problem
+from ..core import durations, graph, planning
+from ..core.model import NOBODY, Actor, Manifest, Migration, Plan, Settings, State, Step
 from ..errors import DatabaseError, ExitCode, RefusedError, UsageError
 from ..project import cache, loader
 from . import render
@@ -70,7 +70,7 @@ def load(context: Context, path: Path | None = None) -> tuple[Manifest, graph.Mi
     for name in ("migration_lock_timeout", "statement_timeout"):
         value = getattr(context, name)
         if value is not None:
-            problem = duration_problem(value)
+            problem = durations.duration_problem(value)
             if problem:
                 raise UsageError(f"--{name.replace('_', '-')}: {problem}")
             overrides[name.removeprefix("migration_")] = value
@@ -224,7 +224,7 @@ def repair_history(context: Context, args: argparse.Namespace) -> int:
                          f"archon-plan repair --retry {migration.label} --{how} K")
     action = repair.Repair(flag.replace("_", "-"))
     if not args.yes:
-        _confirm(f"{action} {migration.label}: this changes the recorded history. Proceed?")
+        confirm(f"{action} {migration.label}: this changes the recorded history. Proceed?")
     with connected(context, loaded.settings, loaded.root) as (conn, _):
         before = repair.repair(conn, loaded.settings, built, PrintReporter(), action, migration,
                                context.actor, cascade=args.cascade)
@@ -232,7 +232,7 @@ def repair_history(context: Context, args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _confirm(question: str) -> None:
+def confirm(question: str) -> None:
     if not sys.stdin.isatty():
         raise RefusedError("refusing to change history without confirmation",
                            "pass --yes to confirm when no one can answer a prompt")

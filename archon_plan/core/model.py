@@ -30,27 +30,6 @@ DEFAULT_TRACKING_TABLE = "public.archon_migrations"
 ROLLBACK_TEMPLATE_MARK = "undo everything the migration creates, in reverse order."
 
 
-DURATION_RE = re.compile(r"(?P<amount>[0-9]+)(?P<unit>ms|s|min|h)?")
-_UNIT_MS = {None: 1, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000}
-MAX_DURATION_MS = 2_147_483_647  # PostgreSQL's timeouts are int milliseconds
-
-
-def duration_problem(text: str) -> str | None:
-    """Why text is not a PostgreSQL timeout (500ms, 5s, 2min, 1h, or 0), if it is not."""
-    match = DURATION_RE.fullmatch(text)
-    if not match:
-        return f"{text!r} is not a duration: write it like 500ms, 5s, 2min or 1h"
-    if int(match["amount"]) * _UNIT_MS[match["unit"]] > MAX_DURATION_MS:
-        return f"{text!r} is longer than PostgreSQL allows (about 24 days)"
-    return None
-
-
-def duration_is_off(text: str) -> bool:
-    """Whether a valid duration turns its timeout off: "0", "0s", "00ms" ..."""
-    match = DURATION_RE.fullmatch(text)
-    return match is not None and int(match["amount"]) == 0
-
-
 def normalize_sql_text(raw: bytes) -> str:
     """Decode a SQL file as UTF-8, drop a BOM and normalise line endings to LF."""
     text = raw.decode("utf-8")
@@ -181,6 +160,7 @@ class EventKind(StrEnum):
     ACCEPT_CHECKSUM = "accept-checksum"
     MARK_APPLIED = "mark-applied"
     MARK_REVERTED = "mark-reverted"
+    ADOPT = "adopt"  # recorded as applied because another tool's history says so
 
     @classmethod
     def done(cls, direction: Direction) -> EventKind:

@@ -14,7 +14,8 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
-from ..core.model import AppliedRow, Migration, Settings, duration_is_off
+from ..core.durations import duration_is_off
+from ..core.model import AppliedRow, Migration, Settings
 from ..errors import LockTimeoutError, RefusedError
 from .events import Values, event_insert, events_identifier, exists
 

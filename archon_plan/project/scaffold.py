@@ -66,12 +66,12 @@ def create(
         if path.exists():
             raise ScaffoldError(f"{path} already exists; archon-plan never overwrites a file",
                                 "choose another name, or remove the file")
-    _write_new(sql_path, MIGRATION_TEMPLATE.format(label=label, description=name))
-    _write_new(rollback_path, ROLLBACK_TEMPLATE.format(label=label))
+    write_new(sql_path, MIGRATION_TEMPLATE.format(label=label, description=name))
+    write_new(rollback_path, ROLLBACK_TEMPLATE.format(label=label))
     entry = {
         "version": version,
-        "file": _relative(sql_path, manifest.root),
-        "rollback": _relative(rollback_path, manifest.root),
+        "file": relative(sql_path, manifest.root),
+        "rollback": relative(rollback_path, manifest.root),
         "depends_on": list(depends_on),
     }
     append_to_manifest(manifest.path, render_entries([entry]))
@@ -102,7 +102,7 @@ def _folder_for(manifest: Manifest, version: str, same: Sequence[Migration]) -> 
     return last
 
 
-def _relative(path: Path, root: Path) -> str:
+def relative(path: Path, root: Path) -> str:
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
@@ -110,7 +110,7 @@ def _relative(path: Path, root: Path) -> str:
                             "put the manifest in (or above) the migrations folder") from None
 
 
-def _write_new(path: Path, text: str) -> None:
+def write_new(path: Path, text: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("x", encoding="utf-8", newline="\n") as handle:
@@ -142,10 +142,14 @@ def init(folder: Path, manifest_path: Path, default_version: str) -> tuple[int, 
     versioned = sorted((d for d in folder.iterdir() if d.is_dir() and _is_version(d.name)),
                        key=lambda d: Version(d.name))
     groups = [(d.name, d) for d in versioned] or [(default_version, folder)]
-    entries = [e for version, d in groups for e in _entries(version, d, manifest_path.parent)]
-    if not entries:
-        raise ScaffoldError(f"no NNN_name.sql files in {folder}",
-                            f"migration files follow the rule {FILE_NAME_RULE}")
+    try:
+        entries = [e for version, d in groups for e in _entries(version, d, manifest_path.parent)]
+        if not entries:
+            raise ScaffoldError(f"no NNN_name.sql files in {folder}",
+                                f"migration files follow the rule {FILE_NAME_RULE}")
+    except ScaffoldError:
+        _point_to_import(folder)
+        raise
     settings: dict[str, Any] = {"tracking_table": "public.archon_migrations"}
     if versioned:
         # Archon's layout: its application looks rows up by the name without .sql.
@@ -153,35 +157,54 @@ def init(folder: Path, manifest_path: Path, default_version: str) -> tuple[int, 
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
     text = MANIFEST_HEADER + "\n" + render_settings(settings) + "\n" + render_entries(entries)
     _refuse_what_check_would(manifest_path, text)
-    _write_new(manifest_path, text)
+    write_new(manifest_path, text)
     return len(entries), bool(versioned)
+
+
+def _point_to_import(folder: Path) -> None:
+    """A folder in another tool's layout gets the import command to run, not a list of the
+    names that break the rule."""
+    from ..errors import UsageError
+    from .sources import detect
+
+    tool = detect(folder)
+    if tool is not None:
+        raise UsageError(f"{folder} holds a {tool} project: run `archon-plan import --from {tool} "
+                         f"{folder}` (init reads only NNN_name.sql files)")
 
 
 def _refuse_what_check_would(manifest_path: Path, text: str) -> None:
     """init never writes a manifest that its own validation rejects: the text is read as
     `check` reads it (beside the real one, so its paths resolve) and refused with every
     problem (exit 4), before anything is written."""
+    trial = manifest_path.with_name(f".{manifest_path.name}.init-{os.getpid()}")
+    try:
+        write_new(trial, text)
+        refuse_what_check_would(trial, manifest_path, "init")
+    finally:
+        trial.unlink(missing_ok=True)
+
+
+def refuse_what_check_would(trial: Path, shown: Path, verb: str) -> None:
+    """ManifestError (exit 4) with every problem `check` would report on the manifest at
+    `trial` (its errors, not its warnings), named as `shown`; `verb` wrote nothing."""
     from ..core.graph import graph_and_problems
     from ..errors import ManifestError, Problem
     from ..sql import lint
     from ..sql.rules import Severity
     from .manifest import read_manifest
 
-    trial = manifest_path.with_name(f".{manifest_path.name}.init-{os.getpid()}")
-    try:
-        _write_new(trial, text)
-        loaded, problems = read_manifest(trial)
-        built, graph_problems = graph_and_problems(loaded.migrations, str(manifest_path))
-    finally:
-        trial.unlink(missing_ok=True)
+    loaded, problems = read_manifest(trial)
+    built, graph_problems = graph_and_problems(loaded.migrations, str(shown))
     errors = [f for f in lint.lint(built.order).findings if f.severity is Severity.ERROR]
     problems += graph_problems + [Problem.at(f.location, f"{f.migration}: {f.message}", f.hint, f.code)
                                   for f in errors]
     if problems:
-        shown = [replace(p, where=p.where.replace(trial.name, manifest_path.name)) for p in problems]
-        raise ManifestError([*shown, Problem(str(manifest_path), "init wrote nothing: the manifest it "
+        named = [replace(p, where=p.where.replace(str(trial), str(shown)).replace(trial.name, shown.name))
+                 for p in problems]
+        raise ManifestError([*named, Problem(str(shown), f"{verb} wrote nothing: the manifest it "
                                              "would write has the problems above",
-                                             "fix the files, then run init again")])
+                                             f"fix the files, then run {verb} again")])
 
 
 def _is_version(name: str) -> bool:
@@ -206,8 +229,8 @@ def _entries(version: str, folder: Path, root: Path) -> list[dict[str, Any]]:
         irreversible = rollback.is_file() and _does_nothing(rollback)
         entries.append({
             "version": version,
-            "file": _relative(path, root),
-            "rollback": _relative(rollback, root) if rollback.is_file() and not irreversible else None,
+            "file": relative(path, root),
+            "rollback": relative(rollback, root) if rollback.is_file() and not irreversible else None,
             "irreversible": True if irreversible else None,
             "description": described["text"].strip() if described else None,
         })
@@ -218,7 +241,7 @@ def _does_nothing(rollback: Path) -> bool:
     """An empty or comment-only down file (`-- not reversible`): no rollback, on purpose."""
     from ..sql import parse
 
-    return parse.does_nothing(rollback.read_text(encoding="utf-8", errors="replace"))
+    return parse.only_comments(rollback.read_text(encoding="utf-8", errors="replace"))
 
 
 def render_entries(entries: Sequence[Mapping[str, Any]]) -> str:

@@ -12,7 +12,8 @@ from packaging.version import InvalidVersion, Version
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
-from ..core.model import DEFAULT_TRACKING_TABLE, duration_problem
+from ..core.durations import duration_problem
+from ..core.model import DEFAULT_TRACKING_TABLE
 from ..sql import rules
 
 

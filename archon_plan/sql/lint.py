@@ -103,7 +103,7 @@ def _migration_findings(migration: Migration) -> list[Finding]:
                    "no rollback file: `revert` cannot undo this migration")
         return [*found, _finding(migration, hit)]
     found += _file_findings(migration, migration.rollback, rollback=True)
-    if parse.does_nothing(migration.rollback.text):
+    if parse.only_comments(migration.rollback.text):
         hit = _Hit("AP404", parse.location(migration.rollback, None),
                    "the rollback holds no SQL statement: `revert` would only forget the migration")
         return [*found, _finding(migration, hit)]

@@ -164,15 +164,6 @@ def runnable_statements(sql: SqlFile) -> tuple[Statement, ...]:
     return tuple(s for s in split_statements(sql.text) if not _is_wrapper(s))
 
 
-def does_nothing(text: str) -> bool:
-    """Whether SQL text holds no statement (empty, or comments only); False when it does not
-    parse, which its own check reports."""
-    try:
-        return not split_statements(text)
-    except SqlSyntaxError:
-        return False
-
-
 def statement_checksum(statement: Statement) -> str:
     return hashlib.md5(statement.text.encode("utf-8")).hexdigest()
 
@@ -228,6 +219,23 @@ def problems(sql: SqlFile, context: str, transactional: bool = True, rollback: b
                 code="AP503",
             ))
     return found
+
+
+def needs_autocommit(text: str) -> bool:
+    """Whether the SQL holds a statement PostgreSQL refuses in a transaction block; False when
+    it does not parse (check reports that)."""
+    try:
+        return any(_needs_autocommit(s) for s in split_statements(text))
+    except SqlSyntaxError:
+        return False
+
+
+def only_comments(text: str) -> bool:
+    """Whether the SQL is empty or only comments (`-- no-op`); False when it does not parse."""
+    try:
+        return not split_statements(text)
+    except SqlSyntaxError:
+        return False
 
 
 def uses_savepoints(statement: Statement) -> bool:
