@@ -15,6 +15,13 @@ from unittest import mock
 import psycopg
 
 
+# The tracking table as the seed's migrate.py and Archon's own 008 create it.
+ARCHON_SEED = """CREATE TABLE public.archon_migrations (
+    id UUID DEFAULT gen_random_uuid() PRIMARY KEY, version VARCHAR(20) NOT NULL,
+    migration_name VARCHAR(255) NOT NULL, applied_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
+    checksum VARCHAR(32), UNIQUE(version, migration_name))"""
+
+
 def write_project(root: Path, files: Mapping[str, str], manifest: str) -> Path:
     """Write SQL files and a manifest (dedented) under root; return the manifest path."""
     for relative, text in files.items():

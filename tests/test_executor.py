@@ -23,7 +23,7 @@ from archon_plan.errors import (
     RefusedError,
 )
 from archon_plan.project.loader import load_manifest
-from tests.helpers import FakeClock, entry, table_exists, tracking_rows, write_project
+from tests.helpers import ARCHON_SEED, FakeClock, entry, table_exists, tracking_rows, write_project
 
 Conn = psycopg.Connection[tuple[object, ...]]
 
@@ -346,10 +346,7 @@ def test_failed_rollback_keeps_the_row_and_the_schema(tmp_path: Path, database_u
 def test_existing_tracking_table_is_adopted_without_losing_rows(
     tmp_path: Path, database_url: str, db: Conn
 ) -> None:
-    db.execute("""CREATE TABLE archon_migrations (
-        id UUID DEFAULT gen_random_uuid() PRIMARY KEY, version VARCHAR(20) NOT NULL,
-        migration_name VARCHAR(255) NOT NULL, applied_at TIMESTAMPTZ DEFAULT NOW(),
-        checksum VARCHAR(32), UNIQUE(version, migration_name))""")
+    db.execute(ARCHON_SEED)
     db.execute("CREATE TABLE users (id serial PRIMARY KEY, name text)")
     db.execute("INSERT INTO archon_migrations (version, migration_name) VALUES ('0.1.0', '001_create_users')")
     db.execute("INSERT INTO archon_migrations (version, migration_name) VALUES ('0.0.9', 'legacy_thing')")

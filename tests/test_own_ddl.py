@@ -14,14 +14,9 @@ import pytest
 
 from archon_plan.cli import main
 from archon_plan.errors import ExitCode
-from tests.helpers import FakeClock, entry, write_project
+from tests.helpers import ARCHON_SEED, FakeClock, entry, write_project
 
 Conn = psycopg.Connection[tuple[object, ...]]
-ARCHON_SEED = """CREATE TABLE public.archon_migrations (
-    id UUID DEFAULT gen_random_uuid() PRIMARY KEY, version VARCHAR(20) NOT NULL,
-    migration_name VARCHAR(255) NOT NULL, applied_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
-    checksum VARCHAR(32), UNIQUE(version, migration_name))"""
-
 
 def project(root: Path, settings: str) -> Path:
     files = {"migrations/0.1.0/001_t.sql": "CREATE TABLE t (id int);\n"}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.helpers import entry, run_in_process, write_project
+from tests.helpers import ARCHON_SEED, entry, run_in_process, write_project
 from tests.test_reliability import ENV
 
 Conn = psycopg.Connection[tuple[object, ...]]
@@ -74,10 +74,7 @@ def test_archons_own_table_with_its_policies_is_left_alone(
     tmp_path: Path, database_url: str, db: Conn
 ) -> None:
     supabase_like(db)
-    db.execute("""CREATE TABLE archon_migrations (
-        id UUID DEFAULT gen_random_uuid() PRIMARY KEY, version VARCHAR(20) NOT NULL,
-        migration_name VARCHAR(255) NOT NULL, applied_at TIMESTAMPTZ DEFAULT NOW(),
-        checksum VARCHAR(32), UNIQUE(version, migration_name))""")
+    db.execute(ARCHON_SEED)
     db.execute("ALTER TABLE archon_migrations ENABLE ROW LEVEL SECURITY")
     db.execute("CREATE POLICY read ON archon_migrations FOR SELECT TO authenticated USING (true)")
     apply(project(tmp_path), database_url)
