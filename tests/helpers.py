@@ -14,7 +14,6 @@ from unittest import mock
 
 import psycopg
 
-
 # The tracking table as the seed's migrate.py and Archon's own 008 create it.
 ARCHON_SEED = """CREATE TABLE public.archon_migrations (
     id UUID DEFAULT gen_random_uuid() PRIMARY KEY, version VARCHAR(20) NOT NULL,
