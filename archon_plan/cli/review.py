@@ -8,13 +8,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core import diff
-from ..core.model import SqlFile, Step
+from ..core.model import Migration, SqlFile, Step
 from ..errors import ArchonPlanError, ExitCode, LintError, Location, ManifestError, Problem, UsageError
 from ..project import cache, loader, revision
 from ..review import diff_report
@@ -42,6 +43,7 @@ def check(context: Context, args: argparse.Namespace) -> int:
     if result.memo.keys() != known.keys():  # else every finding came from the memo as it is
         cache.store_memo(folder, context.manifest_path, "lint",
                              {key: [_plain(f) for f in found] for key, found in result.memo.items()})
+    result = replace(result, findings=(*result.findings, *_unlisted(built.order, context.manifest_path)))
     errors = [f for f in result.findings if f.severity is Severity.ERROR]
     if problems:  # with the SQL errors of the valid entries: all at once
         document = lint_report.broken(result, str(context.manifest_path), len(built.order), args.format,
@@ -56,6 +58,16 @@ def check(context: Context, args: argparse.Namespace) -> int:
         raise LintError(f"{first.where}: {first.message}{tail}", first.hint)
     strict = args.strict and result.count(Severity.WARNING)
     return ExitCode.LINT_WARNINGS if strict else ExitCode.OK
+
+
+def _unlisted(migrations: Sequence[Migration], manifest: Path) -> list[Finding]:
+    from ..project.unlisted import unlisted_files
+    from ..sql.lint import Finding
+    from ..sql.rules import BY_CODE
+
+    rule = BY_CODE["AP601"]
+    return [Finding(rule.code, rule.severity, "(none)", Location(shown), "no manifest entry names this file",
+                    rule.fix) for shown in unlisted_files(migrations, manifest.resolve().parent)]
 
 
 def _plain(finding: Finding) -> list[Any]:

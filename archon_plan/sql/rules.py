@@ -17,7 +17,9 @@ class Severity(StrEnum):
 class Rule:
     """One lint rule, as docs/lint.md and the JSON output describe it."""
 
-    code: str  # stable: AP1xx destructive, AP2xx locking, AP3xx session, AP4xx rollback, AP5xx run-breaking
+    # stable: AP1xx destructive, AP2xx locking, AP3xx session, AP4xx rollback, AP5xx run-breaking,
+    # AP6xx the project's folders
+    code: str
     name: str
     severity: Severity
     explanation: str  # one line: what it catches and why it matters
@@ -25,7 +27,8 @@ class Rule:
 
     @property
     def allowable(self) -> bool:
-        return self.severity is Severity.WARNING
+        """A warning about one migration's SQL; not AP6xx, which is about files no entry names."""
+        return self.severity is Severity.WARNING and not self.code.startswith("AP6")
 
 
 _W, _E = Severity.WARNING, Severity.ERROR
@@ -95,5 +98,9 @@ RULES: tuple[Rule, ...] = (
     Rule("AP505", "no-statements", _E, "the file holds only comments", "write its SQL, or remove the entry"),
     Rule("AP506", "nul-byte", _E, "a NUL byte: PostgreSQL would silently drop every statement after it",
          "remove the NUL byte (the file was probably saved by a tool that wrote binary data)"),
+    Rule("AP601", "unlisted-file", _W,
+         "a SQL file in a migrations folder that no manifest entry names: Archon's own application "
+         "lists it as pending, while archon-plan does not see it",
+         "add its [[migration]] entry (with its rollback), or move the file out of the folder"),
 )
 BY_CODE: dict[str, Rule] = {rule.code: rule for rule in RULES}
