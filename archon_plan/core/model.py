@@ -28,6 +28,9 @@ FILE_NAME_RE = re.compile(r"(?P<number>[0-9]{3})_(?P<slug>[a-z0-9]+(?:_[a-z0-9]+
 DEFAULT_TRACKING_TABLE = "public.archon_migrations"
 # The line `create` writes into a new rollback: one that still holds only it was never written.
 ROLLBACK_TEMPLATE_MARK = "undo everything the migration creates, in reverse order."
+# In a project that records stem names, `create` also writes the file's own tracking row (as
+# Archon's files do): that INSERT alone would pass for SQL, so this line guards the template.
+FORWARD_TEMPLATE_MARK = "Write this migration's SQL here, then delete this line."
 
 
 def normalize_sql_text(raw: bytes) -> str:

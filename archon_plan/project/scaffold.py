@@ -12,7 +12,16 @@ from typing import Any
 import tomli_w
 from packaging.version import InvalidVersion, Version
 
-from ..core.model import FILE_NAME_RE, FILE_NAME_RULE, ROLLBACK_TEMPLATE_MARK, Manifest, Migration, sort_key
+from ..core.model import (
+    FILE_NAME_RE,
+    FILE_NAME_RULE,
+    FORWARD_TEMPLATE_MARK,
+    ROLLBACK_TEMPLATE_MARK,
+    Manifest,
+    Migration,
+    NameForm,
+    sort_key,
+)
 from ..errors import ScaffoldError
 
 SLUG_RE = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")  # used with fullmatch
@@ -26,6 +35,13 @@ MIGRATION_TEMPLATE = """-- Migration {label}: {description}
 
 """
 ROLLBACK_TEMPLATE = "-- Rollback of {label}: " + ROLLBACK_TEMPLATE_MARK + "\n\n"
+# Archon's own files end so: pasted into Supabase's SQL editor, as Archon's UI says to, the
+# migration records itself, and Archon and archon-plan both see it applied.
+SELF_RECORD_TEMPLATE = ("-- " + FORWARD_TEMPLATE_MARK + "\n\n"
+                        "-- Record migration application for tracking\n"
+                        "INSERT INTO {table} (version, migration_name)\n"
+                        "VALUES ('{version}', '{stem}')\n"
+                        "ON CONFLICT (version, migration_name) DO NOTHING;\n")
 
 
 @dataclass(frozen=True)
@@ -66,7 +82,12 @@ def create(
         if path.exists():
             raise ScaffoldError(f"{path} already exists; archon-plan never overwrites a file",
                                 "choose another name, or remove the file")
-    write_new(sql_path, MIGRATION_TEMPLATE.format(label=label, description=name))
+    text = MIGRATION_TEMPLATE.format(label=label, description=name)
+    settings = manifest.settings
+    if settings.name_form is NameForm.STEM:
+        table = settings.tracking_table if settings.tracking_schema == "public" else settings.qualified_table
+        text += SELF_RECORD_TEMPLATE.format(table=table, version=version, stem=stem)
+    write_new(sql_path, text)
     write_new(rollback_path, ROLLBACK_TEMPLATE.format(label=label))
     entry = {
         "version": version,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from ..core.model import ROLLBACK_TEMPLATE_MARK, SqlFile
+from ..core.model import FORWARD_TEMPLATE_MARK, ROLLBACK_TEMPLATE_MARK, SqlFile
 from ..errors import Location, Problem
 
 
@@ -185,6 +185,10 @@ def problems(sql: SqlFile, context: str, transactional: bool = True, rollback: b
     if not statements and (not rollback or ROLLBACK_TEMPLATE_MARK in sql.text):
         found.append(Problem.at(location(sql, None), f"{context}: has no SQL statements, only comments",
                                 "write its SQL, or remove it from the manifest", code="AP505"))
+    elif not rollback and FORWARD_TEMPLATE_MARK in sql.text:
+        found.append(Problem.at(location(sql, sql.text.index(FORWARD_TEMPLATE_MARK)),
+                                f"{context}: still holds `create`'s placeholder line",
+                                "write the migration's SQL there, then delete the line", code="AP505"))
     for statement in statements:
         reason = _needs_autocommit(statement)
         if reason and transactional:
