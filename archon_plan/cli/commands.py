@@ -14,15 +14,14 @@ from typing import TYPE_CHECKING, Any
 # Only what every verb needs at import. psycopg (connection, tracker, the executor with batch,
 # sql.parse and the lock), repair, pydantic (manifest), packaging (releases, scaffold) and the
 # review verbs (review.py) load in the verbs that use them: `show` and `check` never connect.
-from ..core import durations, graph, planning
-from ..core.model import NOBODY, Actor, Manifest, Migration, Plan, Settings, State, Step
+from ..core import durations, graph
+from ..core.model import NOBODY, Actor, Manifest, Migration, Settings, State, Step
 from ..errors import DatabaseError, ExitCode, RefusedError, UsageError
 from ..project import cache, loader
 from . import render
 
 if TYPE_CHECKING:  # psycopg (connection, tracker, executor) loads only for verbs that connect
     from ..db.connection import Connection
-    from ..db.state import Selector
     from ..db.target import Target
 
 
@@ -54,10 +53,12 @@ class PrintReporter:
 
 
 def run(context: Context, args: argparse.Namespace) -> int:
-    handler = {
-        "show": show, "status": status, "apply": apply, "revert": revert,
-        "create": create, "init": init, "history": history, "repair": repair_history,
-    }[args.command]
+    if args.command in ("apply", "revert"):
+        from . import changes
+
+        return changes.apply(context, args) if args.command == "apply" else changes.revert(context, args)
+    handler = {"show": show, "status": status, "create": create, "init": init, "history": history,
+               "repair": repair_history}[args.command]
     return handler(context, args)
 
 
@@ -145,49 +146,8 @@ def status(context: Context, args: argparse.Namespace) -> int:
     return ExitCode.NOT_UP_TO_DATE if args.check and behind else ExitCode.OK
 
 
-def _target(built: graph.MigrationGraph, name: str) -> Migration:
+def target_named(built: graph.MigrationGraph, name: str) -> Migration:
     return graph.resolve(name, built.order)
-
-
-def apply(context: Context, args: argparse.Namespace) -> int:
-    from ..db import connection, executor, state
-
-    loaded, built = load(context)
-    target = _target(built, args.target) if args.target else None
-    with connected(context, loaded.settings, loaded.root) as (conn, db):
-        if args.dry_run:
-            return _dry_run(state.plan_forwards(conn, loaded.settings, built, target), "apply")
-        plan = executor.apply(conn, loaded.settings, built, PrintReporter(), target, context.actor,
-                              reconnect=lambda: connection.connect(db))
-        if not plan and target is not None:  # "all up to date" would hide the others pending
-            pending = sum(s.state is State.PENDING for s in state.read_state(conn, loaded.settings, built))
-            print(f"Nothing to apply: {target.label} and what it depends on are applied; "
-                  f"{pending} other migration(s) pending.")
-            return ExitCode.OK
-    _summary(plan, "applied", len(built.order))
-    return ExitCode.OK
-
-
-def revert(context: Context, args: argparse.Namespace) -> int:
-    from ..db import connection, executor, state
-
-    loaded, built = load(context)
-    if args.name:
-        chosen = _target(built, args.name)
-        select: Selector = lambda statuses: planning.revert_named(statuses, chosen)  # noqa: E731
-    elif args.to:
-        keep = _target(built, args.to)
-        select = lambda statuses: planning.revert_to(built, statuses, keep)  # noqa: E731
-    else:
-        select = lambda statuses: planning.revert_last(statuses, args.last)  # noqa: E731
-    with connected(context, loaded.settings, loaded.root) as (conn, db):
-        if args.dry_run:
-            plan = state.plan_backwards(conn, loaded.settings, built, select, args.cascade)
-            return _dry_run(plan, "revert")
-        plan = executor.revert(conn, loaded.settings, built, PrintReporter(), select,
-                               args.cascade, context.actor, reconnect=lambda: connection.connect(db))
-    _summary(plan, "reverted", len(built.order))
-    return ExitCode.OK
 
 
 def history(context: Context, args: argparse.Namespace) -> int:
@@ -209,7 +169,7 @@ def repair_history(context: Context, args: argparse.Namespace) -> int:
                                                           "mark_reverted") if getattr(args, f) is not None)
     if not (value or args.name):
         raise UsageError(f"repair --{flag.replace('_', '-')} needs the migration's NAME")
-    migration = _target(built, value or args.name)
+    migration = target_named(built, value or args.name)
     how = "resume-at" if args.resume_at is not None else "resume-after"
     chosen = args.resume_at if args.resume_at is not None else args.resume_after
     if flag == "retry":
@@ -238,28 +198,6 @@ def confirm(question: str) -> None:
                            "pass --yes to confirm when no one can answer a prompt")
     if input(f"{question} [y/N] ").strip().lower() not in ("y", "yes"):
         raise RefusedError("cancelled; nothing was changed")
-
-
-def _dry_run(plan: Plan, verb: str) -> int:
-    from ..db import executor
-
-    executor.prepare(plan)  # the same refusals a real run would give
-    if not plan:
-        print(f"Dry run: nothing to {verb}.")
-        return ExitCode.OK
-    print(render.plan_preview(plan))
-    done = "applied" if verb == "apply" else "reverted"
-    print(f"Dry run: {len(plan)} migration(s) would be {done}; nothing was changed.")
-    return ExitCode.OK
-
-
-def _summary(plan: Plan, verb: str, total: int) -> None:
-    if plan:
-        print(f"{len(plan)} migration(s) {verb}.")
-    elif verb == "applied":
-        print(f"Nothing to apply: all {total} migration(s) are up to date.")
-    else:
-        print("Nothing to revert.")
 
 
 def create(context: Context, args: argparse.Namespace) -> int:

@@ -11,6 +11,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .extensions import Hook, Notify
+
 if TYPE_CHECKING:
     from packaging.version import Version
 
@@ -68,6 +70,7 @@ class Settings:
     lock_timeout: str | None = "10s"  # PostgreSQL lock_timeout, SET LOCAL in each migration
     statement_timeout: str | None = None  # PostgreSQL statement_timeout, likewise
     lock_retries: int = 3  # retries of a migration that failed with lock_not_available
+    long_running_after: str = "5min"  # a `long_running` notification once a migration runs longer
     # A fleet's tenant: each migration's own search_path (SET LOCAL), `"tenant_042", public`.
     search_path: str | None = None
 
@@ -206,6 +209,8 @@ class Manifest:
     path: Path
     settings: Settings
     migrations: tuple[Migration, ...]
+    hooks: tuple[Hook, ...] = ()
+    notify: tuple[Notify, ...] = ()
 
     @property
     def root(self) -> Path:

@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..core.extensions import Hook, HookPoint, Notify, NotifyFormat, NotifyKind
 from ..core.graph import MigrationGraph
 from ..core.model import Manifest, Migration, Settings, SqlFile, normalize_sql_text
 from . import files
 
-FORMAT = 3  # 3: lint memos keep each finding's location as [file, line, column]
+FORMAT = 4  # 3: lint memos keep each finding's location as [file, line, column]; 4: hooks, notify
 _FIELDS = tuple(f.name for f in dataclasses.fields(Migration))
 _SQL, _ROLLBACK = _FIELDS.index("sql"), _FIELDS.index("rollback")
 
@@ -67,9 +68,13 @@ def load(cache: Path, manifest_path: Path) -> tuple[Manifest, MigrationGraph] | 
         order = tuple(migrations[i] for i in data["order"])
         if sorted(data["order"]) != list(range(len(migrations))):
             return None
+        hooks = tuple(Hook(HookPoint(h["when"]), tuple(h["run"]), h["timeout"], h["line"])
+                      for h in data["hooks"])
+        notify = tuple(Notify(n["url_env"], NotifyFormat(n["format"]), tuple(map(NotifyKind, n["on"])),
+                              n["secret_env"], n["line"]) for n in data["notify"])
     except (OSError, ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError):
         return None
-    return Manifest(manifest_path, settings, migrations), MigrationGraph(order, requires)
+    return Manifest(manifest_path, settings, migrations, hooks, notify), MigrationGraph(order, requires)
 
 
 def store(cache: Path, manifest_path: Path, manifest: Manifest, graph: MigrationGraph,
@@ -89,6 +94,8 @@ def store(cache: Path, manifest_path: Path, manifest: Manifest, graph: Migration
         "migrations": [[_plain(getattr(m, name), root) for name in _FIELDS] for m in manifest.migrations],
         "requires": [[list(k) for k in graph.requires.get(m.key, ())] for m in manifest.migrations],
         "order": [index[m.key] for m in graph.order],
+        "hooks": [dataclasses.asdict(h) for h in manifest.hooks],
+        "notify": [dataclasses.asdict(n) for n in manifest.notify],
     }
     _write(_entry_path(cache, manifest_path), data)
 

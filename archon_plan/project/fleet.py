@@ -15,11 +15,9 @@ from ..errors import ManifestError, Problem
 from . import files
 from .fleet_schema import ENV_NAME_RE, NAME_RE, NAME_RULE, SECRET_KEYS, FleetModel, TargetModel
 from .fleet_schema import fleet_json_schema as fleet_json_schema  # the API names it here
-from .lines import Lines, pydantic_problems, suggest
+from .lines import ANY_HEADER_RE, Lines, pydantic_problems, suggest
 
 DEFAULT_FLEET_FILE = "fleet.toml"
-_TARGET_HEADER_RE = re.compile(r"^\s*\[\[\s*target\s*\]\]")
-_ANY_HEADER_RE = re.compile(r"^\s*\[")
 _TOML_LINE_RE = re.compile(r"\(at line ([0-9]+), column [0-9]+\)$")
 _TOP_KEYS = ("fleet", "target")
 _WRITE_ONE = ('write it: one [[target]] per database, with name = "eu" and url_env = "EU_DATABASE_URL" '
@@ -32,8 +30,7 @@ class _Lines(Lines):
     """The manifest's line finder, with [[target]] headers for entries and keys of [fleet]."""
 
     def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.headers = [i + 1 for i, line in enumerate(self.lines) if _TARGET_HEADER_RE.match(line)]
+        super().__init__(text, "target")
 
     def setting(self, key: str) -> int | None:
         """The line of `key` in [fleet], else of [fleet] itself."""
@@ -42,7 +39,7 @@ class _Lines(Lines):
             return None
         pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
         for number in range(start + 1, len(self.lines) + 1):
-            if _ANY_HEADER_RE.match(self.lines[number - 1]):
+            if ANY_HEADER_RE.match(self.lines[number - 1]):
                 break
             if pattern.match(self.lines[number - 1]):
                 return number

@@ -12,15 +12,17 @@ from pydantic import BaseModel, ValidationError
 from ..core.text import did_you_mean
 from ..errors import Problem
 
-HEADER_RE = re.compile(r"^\s*\[\[\s*migration\s*\]\]")
+ANY_HEADER_RE = re.compile(r"^\s*\[")
 
 
 class Lines:
-    """Maps manifest entries and keys to line numbers; tomllib keeps none."""
+    """Maps the entries of an array of tables (`[[migration]]` by default) and their keys to
+    line numbers; tomllib keeps none."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, array: str = "migration") -> None:
         self.lines = text.splitlines()
-        self.headers = [i + 1 for i, line in enumerate(self.lines) if HEADER_RE.match(line)]
+        header = re.compile(rf"^\s*\[\[\s*{re.escape(array)}\s*\]\]")
+        self.headers = [i + 1 for i, line in enumerate(self.lines) if header.match(line)]
 
     def entry(self, index: int) -> int | None:
         return self.headers[index] if index < len(self.headers) else None
@@ -29,9 +31,10 @@ class Lines:
         start = self.entry(index)
         if start is None:
             return None
-        end = self.headers[index + 1] if index + 1 < len(self.headers) else len(self.lines) + 1
         pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
-        for number in range(start + 1, end):
+        for number in range(start + 1, len(self.lines) + 1):
+            if ANY_HEADER_RE.match(self.lines[number - 1]):
+                break  # the entry's table ends at the next header of any table
             if pattern.match(self.lines[number - 1]):
                 return number
         return start

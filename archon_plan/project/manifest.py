@@ -13,9 +13,12 @@ from ..core.model import IDENTIFIER_RE, TABLE_NAME_RE, Manifest, Migration, Name
 from ..errors import Problem
 from . import files
 from .entry import parse_entry
+from .extensions import parse_hooks, parse_notify
 from .lines import Lines, located, pydantic_problems, suggest
 from .schema import SettingsModel
 from .schema import manifest_json_schema as manifest_json_schema  # the API names it here
+
+TOP_KEYS = ("settings", "migration", "hook", "notify")
 
 
 def read_manifest(path: Path, raw: bytes | None = None) -> tuple[Manifest, list[Problem]]:
@@ -46,9 +49,8 @@ def _empty(path: Path) -> Manifest:
 def _parse(path: Path, data: dict[str, Any], lines: Lines) -> tuple[Manifest, list[Problem]]:
     problems: list[Problem] = []
     for key in data:
-        if key not in ("settings", "migration"):
-            hint = suggest(key, ("settings", "migration"))
-            problems.append(Problem(str(path), f"unknown top-level key {key!r}", hint))
+        if key not in TOP_KEYS:
+            problems.append(Problem(str(path), f"unknown top-level key {key!r}", suggest(key, TOP_KEYS)))
     settings = _parse_settings(path, data.get("settings", {}), lines, problems)
     raw_entries = data.get("migration", [])
     if not isinstance(raw_entries, list):
@@ -62,7 +64,10 @@ def _parse(path: Path, data: dict[str, Any], lines: Lines) -> tuple[Manifest, li
         if migration is not None:
             migrations.append(migration)
     problems.extend(_duplicates(path, migrations))
-    return Manifest(path=path, settings=settings, migrations=tuple(migrations)), problems
+    text = "\n".join(lines.lines)
+    hooks = parse_hooks(path, data.get("hook", []), text, problems)
+    notify = parse_notify(path, data.get("notify", []), text, problems)
+    return Manifest(path, settings, tuple(migrations), hooks, notify), problems
 
 
 def _parse_settings(
@@ -97,6 +102,7 @@ def _parse_settings(
         lock_timeout=model.lock_timeout,
         statement_timeout=model.statement_timeout,
         lock_retries=model.lock_retries,
+        long_running_after=model.long_running_after,
     )
 
 

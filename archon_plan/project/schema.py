@@ -51,6 +51,8 @@ class SettingsModel(BaseModel):
         "PostgreSQL statement_timeout inside each migration; unset: the server's own."))
     lock_retries: int = Field(default=3, ge=0, le=20, description=(
         "Retries, with backoff, of a migration that failed with lock_not_available (55P03)."))
+    long_running_after: Duration = Field(default="5min", json_schema_extra=_DURATION, description=(
+        "After how long a running migration sends the `long_running` notification, once."))
 
 
 class EntryModel(BaseModel):
@@ -88,8 +90,12 @@ SCHEMA_DRAFT = "http://json-schema.org/draft-07/schema#"  # the newest draft Tap
 
 def manifest_json_schema() -> dict[str, Any]:
     """The JSON Schema of migrations.toml, for editors that validate TOML as it is typed."""
+    from .extensions import HookModel, NotifyModel
+
     entry = _toml_schema(EntryModel.model_json_schema(), "[[migration]]")
     settings = _toml_schema(SettingsModel.model_json_schema(), "[settings]")
+    hook = _toml_schema(HookModel.model_json_schema(), "[[hook]]")
+    notify = _toml_schema(NotifyModel.model_json_schema(), "[[notify]]")
     definitions = {**settings.pop("$defs", {}), **entry.pop("$defs", {})}  # refs point at the root
     return {
         "$schema": SCHEMA_DRAFT,
@@ -101,6 +107,10 @@ def manifest_json_schema() -> dict[str, Any]:
             "settings": {**settings, "description": "Project-wide settings; every key is optional."},
             "migration": {"type": "array", "items": entry,
                           "description": "Every migration: a release, a SQL file, its rollback."},
+            "hook": {"type": "array", "items": hook,
+                     "description": "Programs run at points of a run, e.g. a backup before applying."},
+            "notify": {"type": "array", "items": notify,
+                       "description": "Webhooks told about failures, refusals, drift, long runs."},
         },
         **({"$defs": definitions} if definitions else {}),
     }

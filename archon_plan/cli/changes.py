@@ -1,0 +1,78 @@
+"""`apply` and `revert`: the verbs that change the schema, with the manifest's hooks around them."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from ..core import planning
+from ..core.model import Plan, State
+from ..errors import ExitCode
+from . import render
+from .commands import Context, PrintReporter, connected, load, target_named
+
+if TYPE_CHECKING:
+    from ..db.state import Selector
+
+
+def apply(context: Context, args: argparse.Namespace) -> int:
+    from ..db import connection, executor, state
+
+    loaded, built = load(context)
+    target = target_named(built, args.target) if args.target else None
+    with connected(context, loaded.settings, loaded.root) as (conn, db):
+        if args.dry_run:
+            return _dry_run(state.plan_forwards(conn, loaded.settings, built, target), "apply")
+        plan = executor.apply(conn, loaded.settings, built, PrintReporter(), target, context.actor,
+                              reconnect=lambda: connection.connect(db))
+        if not plan and target is not None:  # "all up to date" would hide the others pending
+            pending = sum(s.state is State.PENDING for s in state.read_state(conn, loaded.settings, built))
+            print(f"Nothing to apply: {target.label} and what it depends on are applied; "
+                  f"{pending} other migration(s) pending.")
+            return ExitCode.OK
+    _summary(plan, "applied", len(built.order))
+    return ExitCode.OK
+
+
+def revert(context: Context, args: argparse.Namespace) -> int:
+    from ..db import connection, executor, state
+
+    loaded, built = load(context)
+    if args.name:
+        chosen = target_named(built, args.name)
+        select: Selector = lambda statuses: planning.revert_named(statuses, chosen)  # noqa: E731
+    elif args.to:
+        keep = target_named(built, args.to)
+        select = lambda statuses: planning.revert_to(built, statuses, keep)  # noqa: E731
+    else:
+        select = lambda statuses: planning.revert_last(statuses, args.last)  # noqa: E731
+    with connected(context, loaded.settings, loaded.root) as (conn, db):
+        if args.dry_run:
+            plan = state.plan_backwards(conn, loaded.settings, built, select, args.cascade)
+            return _dry_run(plan, "revert")
+        plan = executor.revert(conn, loaded.settings, built, PrintReporter(), select,
+                               args.cascade, context.actor, reconnect=lambda: connection.connect(db))
+    _summary(plan, "reverted", len(built.order))
+    return ExitCode.OK
+
+
+def _dry_run(plan: Plan, verb: str) -> int:
+    from ..db import executor
+
+    executor.prepare(plan)  # the same refusals a real run would give
+    if not plan:
+        print(f"Dry run: nothing to {verb}.")
+        return ExitCode.OK
+    print(render.plan_preview(plan))
+    done = "applied" if verb == "apply" else "reverted"
+    print(f"Dry run: {len(plan)} migration(s) would be {done}; nothing was changed.")
+    return ExitCode.OK
+
+
+def _summary(plan: Plan, verb: str, total: int) -> None:
+    if plan:
+        print(f"{len(plan)} migration(s) {verb}.")
+    elif verb == "applied":
+        print(f"Nothing to apply: all {total} migration(s) are up to date.")
+    else:
+        print("Nothing to revert.")
