@@ -6,8 +6,9 @@ import argparse
 from typing import TYPE_CHECKING
 
 from ..core import planning
+from ..core.extensions import HookPoint
 from ..core.model import Plan, State
-from ..errors import ExitCode
+from ..errors import ArchonPlanError, ExitCode
 from . import render
 from .commands import Context, PrintReporter, connected, load, target_named
 
@@ -17,14 +18,27 @@ if TYPE_CHECKING:
 
 def apply(context: Context, args: argparse.Namespace) -> int:
     from ..db import connection, executor, state
+    from ..db.target import libpq_environment
+    from .hooks import HookReporter, Hooks, HookStopped, dry_run_lines
 
     loaded, built = load(context)
     target = target_named(built, args.target) if args.target else None
     with connected(context, loaded.settings, loaded.root) as (conn, db):
         if args.dry_run:
-            return _dry_run(state.plan_forwards(conn, loaded.settings, built, target), "apply")
-        plan = executor.apply(conn, loaded.settings, built, PrintReporter(), target, context.actor,
-                              reconnect=lambda: connection.connect(db))
+            plan = state.plan_forwards(conn, loaded.settings, built, target)
+            for line in dry_run_lines(loaded.hooks, plan):
+                print(f"Dry run: would run {line}")
+            return _dry_run(plan, "apply")
+        hooks = Hooks(loaded.hooks, libpq_environment(db), loaded.settings, context.actor, conn)
+        try:
+            plan = executor.apply(conn, loaded.settings, built, HookReporter(hooks), target, context.actor,
+                                  reconnect=lambda: connection.connect(db), before=hooks.before_apply)
+        except ArchonPlanError as exc:
+            if not isinstance(exc, HookStopped) and not conn.broken:
+                hooks.failed(exc)
+            raise
+        if plan:
+            hooks.run(HookPoint.AFTER_APPLY)
         if not plan and target is not None:  # "all up to date" would hide the others pending
             pending = sum(s.state is State.PENDING for s in state.read_state(conn, loaded.settings, built))
             print(f"Nothing to apply: {target.label} and what it depends on are applied; "

@@ -19,6 +19,14 @@ def duration_problem(text: str) -> str | None:
     return None
 
 
+def duration_seconds(text: str) -> float:
+    """A valid duration in seconds."""
+    match = DURATION_RE.fullmatch(text)
+    if match is None:
+        raise ValueError(duration_problem(text))
+    return int(match["amount"]) * _UNIT_MS[match["unit"]] / 1000
+
+
 def duration_is_off(text: str) -> bool:
     """Whether a valid duration turns its timeout off: "0", "0s", "00ms" ..."""
     match = DURATION_RE.fullmatch(text)

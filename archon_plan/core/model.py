@@ -167,6 +167,7 @@ class EventKind(StrEnum):
     MARK_APPLIED = "mark-applied"
     MARK_REVERTED = "mark-reverted"
     ADOPT = "adopt"  # recorded as applied because another tool's history says so
+    HOOK = "hook"  # a [[hook]] program ran: its point, program, exit code and time in detail
 
     @classmethod
     def done(cls, direction: Direction) -> EventKind:

@@ -187,12 +187,15 @@ def apply(
     target: Migration | None = None,
     actor: Actor = NOBODY,
     reconnect: Callable[[], Connection] | None = None,
+    before: Callable[[Plan], None] = lambda plan: None,
 ) -> Plan:
-    """Apply what is pending (up to target) under the lock; return what ran."""
+    """Apply what is pending (up to target) under the lock; return what ran. `before` gets the
+    plan once it is known and its files are checked, before anything changes: a hook may stop it."""
     with locked(conn, settings, reporter, actor, reconnect) as run:
         plan = state.plan_forwards(conn, settings, graph, target)
         if plan:
             prepared = prepare(plan)  # refuse before creating even the tracking table
+            before(plan)
             tracker.ensure_table(conn, settings)
             run_prepared(run, prepared)
         tracker.harden(conn, settings)

@@ -118,6 +118,22 @@ def resolve_target(database_url: str | None, env: Mapping[str, str]) -> Target |
     return None
 
 
+# libpq's own variables, for a program (a [[hook]]) that connects on its own: pg_dump, psql.
+_LIBPQ_VARIABLES = {"host": "PGHOST", "hostaddr": "PGHOSTADDR", "port": "PGPORT", "user": "PGUSER",
+                    "password": "PGPASSWORD", "dbname": "PGDATABASE", "sslmode": "PGSSLMODE",
+                    "options": "PGOPTIONS", "application_name": "PGAPPNAME"}
+
+
+def libpq_environment(target: Target) -> dict[str, str]:
+    """The target as ARCHON_DATABASE_URL and PG* variables: never on a command line."""
+    try:
+        params = conninfo_to_dict(target.url)
+    except psycopg.Error:
+        params = {}
+    env = {variable: str(params[key]) for key, variable in _LIBPQ_VARIABLES.items() if params.get(key)}
+    return {"ARCHON_DATABASE_URL": target.url, **env}
+
+
 def named_target(variable: str, env: Mapping[str, str]) -> Target:
     """The database whose URL is in the environment variable `variable` (a fleet's target)."""
     url = env.get(variable)
