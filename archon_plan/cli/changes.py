@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from ..core import planning
-from ..core.extensions import HookPoint
-from ..core.model import Plan, State
+from ..core.extensions import HookPoint, NotifyKind
+from ..core.model import Manifest, Plan, State
 from ..errors import ArchonPlanError, ExitCode
 from . import render
-from .commands import Context, PrintReporter, connected, load, target_named
+from .commands import Context, connected, load, target_named
+from .notify import Notifier
 
 if TYPE_CHECKING:
     from ..db.state import Selector
@@ -23,7 +26,8 @@ def apply(context: Context, args: argparse.Namespace) -> int:
 
     loaded, built = load(context)
     target = target_named(built, args.target) if args.target else None
-    with connected(context, loaded.settings, loaded.root) as (conn, db):
+    with _told(context, loaded) as notifier, connected(context, loaded.settings, loaded.root) as (conn, db):
+        notifier.database = db.redacted
         if args.dry_run:
             plan = state.plan_forwards(conn, loaded.settings, built, target)
             for line in dry_run_lines(loaded.hooks, plan):
@@ -31,14 +35,16 @@ def apply(context: Context, args: argparse.Namespace) -> int:
             return _dry_run(plan, "apply")
         hooks = Hooks(loaded.hooks, libpq_environment(db), loaded.settings, context.actor, conn)
         try:
-            plan = executor.apply(conn, loaded.settings, built, HookReporter(hooks), target, context.actor,
-                                  reconnect=lambda: connection.connect(db), before=hooks.before_apply)
+            plan = executor.apply(conn, loaded.settings, built, HookReporter(hooks, notifier), target,
+                                  context.actor, reconnect=lambda: connection.connect(db),
+                                  before=hooks.before_apply)
         except ArchonPlanError as exc:
             if not isinstance(exc, HookStopped) and not conn.broken:
                 hooks.failed(exc)
             raise
         if plan:
             hooks.run(HookPoint.AFTER_APPLY)
+            notifier.send(NotifyKind.APPLIED)
         if not plan and target is not None:  # "all up to date" would hide the others pending
             pending = sum(s.state is State.PENDING for s in state.read_state(conn, loaded.settings, built))
             print(f"Nothing to apply: {target.label} and what it depends on are applied; "
@@ -50,6 +56,7 @@ def apply(context: Context, args: argparse.Namespace) -> int:
 
 def revert(context: Context, args: argparse.Namespace) -> int:
     from ..db import connection, executor, state
+    from .hooks import HookReporter, Hooks
 
     loaded, built = load(context)
     if args.name:
@@ -60,14 +67,38 @@ def revert(context: Context, args: argparse.Namespace) -> int:
         select = lambda statuses: planning.revert_to(built, statuses, keep)  # noqa: E731
     else:
         select = lambda statuses: planning.revert_last(statuses, args.last)  # noqa: E731
-    with connected(context, loaded.settings, loaded.root) as (conn, db):
+    with _told(context, loaded) as notifier, connected(context, loaded.settings, loaded.root) as (conn, db):
+        notifier.database = db.redacted
         if args.dry_run:
             plan = state.plan_backwards(conn, loaded.settings, built, select, args.cascade)
             return _dry_run(plan, "revert")
-        plan = executor.revert(conn, loaded.settings, built, PrintReporter(), select,
+        quiet = Hooks((), {}, loaded.settings, context.actor)  # hooks are apply's; progress and timers only
+        plan = executor.revert(conn, loaded.settings, built, HookReporter(quiet, notifier), select,
                                args.cascade, context.actor, reconnect=lambda: connection.connect(db))
+        if plan:
+            notifier.send(NotifyKind.REVERTED)
     _summary(plan, "reverted", len(built.order))
     return ExitCode.OK
+
+
+@contextmanager
+def _told(context: Context, loaded: Manifest) -> Iterator[Notifier]:
+    """The run's notifier; a run that ends on an error sends `refused` or `failed`."""
+    from ..db.target import redact
+    from ..errors import MigrationFailedError, RefusedError
+
+    notifier = Notifier(loaded.notify, context.env, "(not connected)", context.actor,
+                        loaded.settings.long_running_after)
+    try:
+        yield notifier
+    except ArchonPlanError as exc:
+        notifier.stop()
+        where = str(exc.location) if isinstance(exc, MigrationFailedError) else None
+        notifier.send(NotifyKind.REFUSED if isinstance(exc, RefusedError) else NotifyKind.FAILED,
+                      redact(exc.message, context.secrets), where)
+        raise
+    finally:
+        notifier.stop()
 
 
 def _dry_run(plan: Plan, verb: str) -> int:

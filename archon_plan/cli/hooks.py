@@ -27,6 +27,7 @@ from .commands import PrintReporter
 
 if TYPE_CHECKING:
     from ..db.connection import Connection
+    from .notify import Notifier
 
 OUTPUT_LIMIT = 4000  # characters of a failed hook's output shown
 
@@ -95,18 +96,10 @@ class Hooks:
     def settle(self) -> None:
         """Write the hook events owed, once the events table is there (a first apply creates
         it after before_apply); best effort: a hook's event never fails the run."""
-        if not self._owed or self.conn is None:
-            return
-        import psycopg
+        if self._owed and self.conn is not None:
+            from ..db import events
 
-        from ..db import events
-
-        with contextlib.suppress(psycopg.Error):
-            if not events.exists(self.conn, events.events_identifier(self.settings)):
-                return
-            for event in self._owed:
-                events.record_event(self.conn, self.settings, event)
-            self._owed.clear()
+            events.record_owed(self.conn, self.settings, self._owed)
 
 
 def _execute(hook: Hook, env: dict[str, str]) -> tuple[int | None, str]:
@@ -133,15 +126,20 @@ def _execute(hook: Hook, env: dict[str, str]) -> tuple[int | None, str]:
 
 
 class HookReporter(PrintReporter):
-    """Progress lines, with the per-migration hooks around each migration."""
+    """Progress lines, with the per-migration hooks and the notifier's timer around each
+    migration."""
 
-    def __init__(self, hooks: Hooks) -> None:
-        self.hooks = hooks
+    def __init__(self, hooks: Hooks, notifier: Notifier | None = None) -> None:
+        self.hooks, self.notifier = hooks, notifier
 
     def step_started(self, step: Step) -> None:
         self.hooks.run(HookPoint.BEFORE_MIGRATION, step.migration)
+        if self.notifier is not None:
+            self.notifier.started(step)
 
     def step_finished(self, step: Step, seconds: float) -> None:
+        if self.notifier is not None:
+            self.notifier.finished(step, seconds)
         super().step_finished(step, seconds)
         self.hooks.run(HookPoint.AFTER_MIGRATION, step.migration)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from typing import Any
 
@@ -37,6 +38,17 @@ def record_event(
 ) -> None:
     """Append one event. Inside a migration's transaction it commits with it."""
     conn.execute(event_template(settings, event.seconds is None), event_values(settings, event))
+
+
+def record_owed(conn: psycopg.Connection[tuple[object, ...]], settings: Settings, owed: list[Event]) -> None:
+    """Append events that happened outside any migration (a hook's run) once the events table
+    exists, taking each written one off `owed`; best effort: they never fail the run."""
+    with contextlib.suppress(psycopg.Error):
+        if not exists(conn, events_identifier(settings)):
+            return
+        while owed:
+            record_event(conn, settings, owed[0])
+            owed.pop(0)
 
 
 def event_values(settings: Settings, event: Event) -> Values:
