@@ -185,6 +185,8 @@ def _add_global_options(parser: argparse.ArgumentParser, defaults: bool) -> None
                         help="PostgreSQL statement_timeout for each migration, e.g. 15min")
     parser.add_argument("--traceback", action="store_true", default=default(False),
                         help="show tracebacks of errors")
+    parser.add_argument("--quiet", "-q", action="store_true", default=default(False),
+                        help="print errors only: no progress, no per-migration lines, no summary")
 
 
 def read_environment(manifest: Path) -> dict[str, str]:
@@ -234,6 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         statement_timeout=args.statement_timeout,
         env=read_environment(args.manifest),
         embedded=args.embedded,
+        quiet=args.quiet,
         actor=_actor(),
     )
     try:

@@ -14,6 +14,7 @@ from ..errors import ArchonPlanError, ExitCode
 from . import render
 from .commands import Context, connected, load, target_named
 from .notify import Notifier
+from .progress import Progress
 
 if TYPE_CHECKING:
     from ..db.state import Selector
@@ -34,14 +35,22 @@ def apply(context: Context, args: argparse.Namespace) -> int:
                 print(f"Dry run: would run {line}")
             return _dry_run(plan, "apply")
         hooks = Hooks(loaded.hooks, libpq_environment(db), loaded.settings, context.actor, conn)
+        progress = Progress(context.quiet)
+
+        def before(plan: Plan) -> None:
+            progress.plan(len(plan))
+            hooks.before_apply(plan)
+
         try:
-            plan = executor.apply(conn, loaded.settings, built, HookReporter(hooks, notifier), target,
-                                  context.actor, reconnect=lambda: connection.connect(db),
-                                  before=hooks.before_apply)
+            plan = executor.apply(conn, loaded.settings, built, HookReporter(hooks, notifier, progress),
+                                  target, context.actor, reconnect=lambda: connection.connect(db),
+                                  before=before)
         except ArchonPlanError as exc:
             if not isinstance(exc, HookStopped) and not conn.broken:
                 hooks.failed(exc)
             raise
+        finally:
+            progress.close()
         if plan:
             hooks.run(HookPoint.AFTER_APPLY)
             notifier.send(NotifyKind.APPLIED)
@@ -50,7 +59,8 @@ def apply(context: Context, args: argparse.Namespace) -> int:
             print(f"Nothing to apply: {target.label} and what it depends on are applied; "
                   f"{pending} other migration(s) pending.")
             return ExitCode.OK
-    _summary(plan, "applied", len(built.order))
+    if not context.quiet:
+        _summary(plan, "applied", len(built.order))
     return ExitCode.OK
 
 
@@ -72,12 +82,18 @@ def revert(context: Context, args: argparse.Namespace) -> int:
         if args.dry_run:
             plan = state.plan_backwards(conn, loaded.settings, built, select, args.cascade)
             return _dry_run(plan, "revert")
-        quiet = Hooks((), {}, loaded.settings, context.actor)  # hooks are apply's; progress and timers only
-        plan = executor.revert(conn, loaded.settings, built, HookReporter(quiet, notifier), select,
-                               args.cascade, context.actor, reconnect=lambda: connection.connect(db))
+        none = Hooks((), {}, loaded.settings, context.actor)  # hooks are apply's; progress and timers only
+        progress = Progress(context.quiet)
+        try:
+            reporter = HookReporter(none, notifier, progress)
+            plan = executor.revert(conn, loaded.settings, built, reporter, select, args.cascade,
+                                   context.actor, reconnect=lambda: connection.connect(db))
+        finally:
+            progress.close()
         if plan:
             notifier.send(NotifyKind.REVERTED)
-    _summary(plan, "reverted", len(built.order))
+    if not context.quiet:
+        _summary(plan, "reverted", len(built.order))
     return ExitCode.OK
 
 

@@ -36,6 +36,7 @@ class Context:
     actor: Actor = NOBODY
     secrets: tuple[str, ...] = field(default=())
     embedded: bool = False  # --embedded: the embedded PostgreSQL, chosen on purpose
+    quiet: bool = False  # --quiet: errors only
 
 
 class PrintReporter:

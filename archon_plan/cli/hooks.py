@@ -24,6 +24,7 @@ from ..core.extensions import Hook, HookPoint
 from ..core.model import Actor, Event, EventKind, Migration, Plan, Settings, Step
 from ..errors import ArchonPlanError, RefusedError
 from .commands import PrintReporter
+from .progress import Progress
 
 if TYPE_CHECKING:
     from ..db.connection import Connection
@@ -129,18 +130,26 @@ class HookReporter(PrintReporter):
     """Progress lines, with the per-migration hooks and the notifier's timer around each
     migration."""
 
-    def __init__(self, hooks: Hooks, notifier: Notifier | None = None) -> None:
+    def __init__(self, hooks: Hooks, notifier: Notifier | None = None,
+                 progress: Progress | None = None) -> None:
         self.hooks, self.notifier = hooks, notifier
+        self.progress = progress or Progress(quiet=True)
 
     def step_started(self, step: Step) -> None:
         self.hooks.run(HookPoint.BEFORE_MIGRATION, step.migration)
         if self.notifier is not None:
             self.notifier.started(step)
+        self.progress.started(step)
+
+    def statement_started(self, step: Step, number: int, count: int) -> None:
+        self.progress.statement(step, number, count)
 
     def step_finished(self, step: Step, seconds: float) -> None:
+        self.progress.finished(step)
         if self.notifier is not None:
             self.notifier.finished(step, seconds)
-        super().step_finished(step, seconds)
+        if not self.progress.quiet:
+            super().step_finished(step, seconds)
         self.hooks.run(HookPoint.AFTER_MIGRATION, step.migration)
 
 

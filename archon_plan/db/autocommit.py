@@ -35,6 +35,9 @@ def run_autocommit(run: Run, item: Prepared, start: int = 0) -> None:
         # Before the statement is sent: however the run ends from here, the history says
         # that this statement may have run (resume.py).
         _progress(run, item, EventKind.STATEMENT_STARTED, done, 0.0, statement.text)
+        told = getattr(run.reporter, "statement_started", None)  # optional: see run.Reporter
+        if told is not None:
+            told(step, index + 1, len(item.statements))
         started = time.perf_counter()
         try:
             conn.execute(statement.text.encode())

@@ -19,7 +19,9 @@ from .connection import Connection
 
 
 class Reporter(Protocol):
-    """Where progress goes; the executor itself never prints."""
+    """Where progress goes; the executor itself never prints. A reporter may also have
+    `statement_started(step, k, n)`, called before statement k of n of a non-transactional
+    migration is sent."""
 
     def notice(self, text: str) -> None: ...
     def step_started(self, step: Step) -> None: ...
