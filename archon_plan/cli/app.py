@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     apply = add("apply", help="apply pending migrations")
     apply.add_argument("--target", metavar="NAME", help="apply NAME and what it depends on")
     apply.add_argument("--dry-run", action="store_true", help="print what would run; change nothing")
+    apply.add_argument("--ignore-windows", action="store_true",
+                       help="apply outside the maintenance windows and before not_before (recorded)")
 
     revert = add("revert", help="run rollback files")
     which = revert.add_mutually_exclusive_group(required=True)
@@ -237,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         env=read_environment(args.manifest),
         embedded=args.embedded,
         quiet=args.quiet,
+        ignore_windows=getattr(args, "ignore_windows", False),
         actor=_actor(),
     )
     try:

@@ -54,6 +54,8 @@ def apply(context: Context, args: argparse.Namespace) -> int:
         if plan:
             hooks.run(HookPoint.AFTER_APPLY)
             notifier.send(NotifyKind.APPLIED)
+        for migration, why in () if context.quiet else plan.deferred:
+            print(f"  deferred {migration.label}: {why}")
         if not plan and target is not None:  # "all up to date" would hide the others pending
             pending = sum(s.state is State.PENDING for s in state.read_state(conn, loaded.settings, built))
             print(f"Nothing to apply: {target.label} and what it depends on are applied; "
@@ -131,8 +133,11 @@ def _dry_run(plan: Plan, verb: str) -> int:
 
 
 def _summary(plan: Plan, verb: str, total: int) -> None:
+    later = f"; {len(plan.deferred)} deferred (--ignore-windows applies them now)" if plan.deferred else ""
     if plan:
-        print(f"{len(plan)} migration(s) {verb}.")
+        print(f"{len(plan)} migration(s) {verb}{later}.")
+    elif later:
+        print(f"Nothing to apply now{later}.")
     elif verb == "applied":
         print(f"Nothing to apply: all {total} migration(s) are up to date.")
     else:

@@ -8,13 +8,14 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 # Only what every verb needs at import. psycopg (connection, tracker, the executor with batch,
 # sql.parse and the lock), repair, pydantic (manifest), packaging (releases, scaffold) and the
 # review verbs (review.py) load in the verbs that use them: `show` and `check` never connect.
-from ..core import durations, graph
+from ..core import durations, graph, planning
 from ..core.model import NOBODY, Actor, Manifest, Migration, Settings, State, Step
 from ..errors import DatabaseError, ExitCode, RefusedError, UsageError
 from ..project import cache, loader
@@ -37,6 +38,7 @@ class Context:
     secrets: tuple[str, ...] = field(default=())
     embedded: bool = False  # --embedded: the embedded PostgreSQL, chosen on purpose
     quiet: bool = False  # --quiet: errors only
+    ignore_windows: bool = False  # apply --ignore-windows
 
 
 class PrintReporter:
@@ -69,6 +71,8 @@ def load(context: Context, path: Path | None = None) -> tuple[Manifest, graph.Mi
     overrides: dict[str, Any] = {}
     if context.lock_wait is not None:
         overrides["lock_wait_s"] = context.lock_wait
+    if context.ignore_windows:
+        overrides["ignore_windows"] = True
     for name in ("migration_lock_timeout", "statement_timeout"):
         value = getattr(context, name)
         if value is not None:
@@ -141,8 +145,9 @@ def status(context: Context, args: argparse.Namespace) -> int:
     loaded, built = load(context)
     with connected(context, loaded.settings, loaded.root) as (conn, target):
         statuses = state.read_state(conn, loaded.settings, built)
+    later = planning.forwards_plan(built, statuses, None, loaded.settings, datetime.now(UTC)).deferred
     formatter = render.status_json if args.format == "json" else render.status_text
-    print(formatter(statuses, target.redacted))
+    print(formatter(statuses, target.redacted, {m.key: why for m, why in later}))
     behind = any(s.state in (State.PENDING, State.MODIFIED, State.FAILED) for s in statuses)
     return ExitCode.NOT_UP_TO_DATE if args.check and behind else ExitCode.OK
 

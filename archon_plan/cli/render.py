@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..core.graph import MigrationGraph
@@ -90,17 +90,20 @@ STATE_NOTES = {
 }
 
 
-def _note(s: MigrationStatus) -> str:
+def _note(s: MigrationStatus, deferred: Mapping[tuple[str, str], str]) -> str:
+    if s.migration is not None and s.migration.key in deferred:
+        return f"deferred: {deferred[s.migration.key]}"
     if s.state is State.FAILED:
         return f"{s.failure.describe()}; repair --retry {s.label}" if s.failure else ""
     return STATE_NOTES.get(s.state, "sorts before applied ones" if s.out_of_order else "")
 
 
-def status_text(statuses: Sequence[MigrationStatus], database: str) -> str:
+def status_text(statuses: Sequence[MigrationStatus], database: str,
+                deferred: Mapping[tuple[str, str], str] | None = None) -> str:
     rows = []
     for s in statuses:
         applied_at = s.row.applied_at.isoformat(" ", "seconds") if s.row and s.row.applied_at else ""
-        rows.append((s.state.value, s.version, s.stem, applied_at, _note(s)))
+        rows.append((s.state.value, s.version, s.stem, applied_at, _note(s, deferred or {})))
     n = counts(statuses)
     applied = n["applied"] + n["applied-unknown-checksum"]
     summary = (f"{applied} applied, {n['pending']} pending, {n['modified']} modified, "
@@ -109,7 +112,9 @@ def status_text(statuses: Sequence[MigrationStatus], database: str) -> str:
     return "\n".join(part for part in (f"Database: {database}", body, summary) if part)
 
 
-def status_json(statuses: Sequence[MigrationStatus], database: str) -> str:
+def status_json(statuses: Sequence[MigrationStatus], database: str,
+                deferred: Mapping[tuple[str, str], str] | None = None) -> str:
+    deferred = deferred or {}
     items = [
         {
             "version": s.version,
@@ -120,6 +125,7 @@ def status_json(statuses: Sequence[MigrationStatus], database: str) -> str:
             "recorded_checksum": s.row.checksum if s.row else None,
             "file_checksum": s.migration.checksum if s.migration else None,
             "out_of_order": s.out_of_order,
+            "deferred": deferred.get(s.migration.key) if s.migration else None,
             "failed": None if s.failure is None else {
                 "direction": s.failure.direction.value,
                 "statements_done": s.failure.statements_done,

@@ -71,6 +71,8 @@ class Settings:
     statement_timeout: str | None = None  # PostgreSQL statement_timeout, likewise
     lock_retries: int = 3  # retries of a migration that failed with lock_not_available
     long_running_after: str = "5min"  # a `long_running` notification once a migration runs longer
+    windows: tuple[str, ...] = ()  # maintenance windows (core/windows.py); none: any time
+    ignore_windows: bool = False  # --ignore-windows: apply now, recorded in each event
     # A fleet's tenant: each migration's own search_path (SET LOCAL), `"tenant_042", public`.
     search_path: str | None = None
 
@@ -112,6 +114,7 @@ class Migration:
     allow_reason: str | None = None  # why they are accepted, for reviewers
     irreversible: bool = False  # no rollback on purpose: revert and rehearse never cross it
     imported_from: str | None = None  # the name it had in the tool it was imported from
+    not_before: str | None = None  # ISO 8601 instant: apply does not start it earlier
 
     @property
     def migration_name(self) -> str:
@@ -267,6 +270,7 @@ class Step:
     migration: Migration
     direction: Direction
     out_of_order: bool = False
+    ignored_window: bool = False  # --ignore-windows ran it outside its windows or before not_before
 
     @property
     def sql(self) -> SqlFile:
@@ -281,6 +285,7 @@ class Plan:
     """An ordered list of steps: `show` prints it, the executor consumes it."""
 
     steps: tuple[Step, ...] = field(default_factory=tuple)
+    deferred: tuple[tuple[Migration, str], ...] = ()  # pending, not started now, and why
 
     def __len__(self) -> int:
         return len(self.steps)

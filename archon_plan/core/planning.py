@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from ..errors import DriftError, RefusedError, UsageError
+from . import windows
 from .graph import MigrationGraph
 from .model import (
     AppliedRow,
@@ -13,6 +15,7 @@ from .model import (
     Migration,
     MigrationStatus,
     Plan,
+    Settings,
     State,
     Step,
     strip_sql_suffix,
@@ -102,17 +105,27 @@ def check_drift(statuses: Sequence[MigrationStatus]) -> None:
 
 
 def forwards_plan(
-    graph: MigrationGraph, statuses: Sequence[MigrationStatus], target: Migration | None = None
+    graph: MigrationGraph, statuses: Sequence[MigrationStatus], target: Migration | None = None,
+    settings: Settings | None = None, now: datetime | None = None,
 ) -> Plan:
-    """Pending migrations in plan order; with a target, only it and what it depends on."""
+    """Pending migrations in plan order; with a target, only it and what it depends on. With
+    maintenance windows or `not_before` (and `now`), a migration that may not start now is
+    deferred, and so is everything after it, so that the order holds; --ignore-windows
+    (settings.ignore_windows) runs them, each marked."""
     wanted = None if target is None else {m.key for m in (*graph.ancestors(target), target)}
-    steps = [
-        Step(s.migration, Direction.APPLY, out_of_order=s.out_of_order)
-        for s in statuses
-        if s.migration is not None and s.state is State.PENDING
-        and (wanted is None or s.migration.key in wanted)
-    ]
-    return Plan(tuple(steps))
+    steps: list[Step] = []
+    deferred: list[tuple[Migration, str]] = []
+    for s in statuses:
+        if s.migration is None or s.state is not State.PENDING or (wanted is not None and
+                                                                   s.migration.key not in wanted):
+            continue
+        why = None if settings is None or now is None else windows.deferral(
+            settings.windows, s.migration.not_before, now)
+        if deferred or (why and settings is not None and not settings.ignore_windows):
+            deferred.append((s.migration, why or f"after {deferred[0][0].label}, which waits"))
+            continue
+        steps.append(Step(s.migration, Direction.APPLY, s.out_of_order, ignored_window=bool(why)))
+    return Plan(tuple(steps), tuple(deferred))
 
 
 def _applied(statuses: Sequence[MigrationStatus]) -> list[Migration]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import psycopg
 from psycopg import pq, sql
@@ -105,6 +105,8 @@ class Composer:
     def record(self, step: Step, event: Event) -> str:
         """The statements that end a migration's message: the lock check, then its tracking
         row and event."""
+        if step.ignored_window:  # --ignore-windows: the history says so
+            event = replace(event, detail={**(event.detail or {}), "ignored_window": True})
         values = {**tracker.migration_values(self._settings, step.migration),
                   **events.event_values(self._settings, event)}
         if step.direction is Direction.APPLY:

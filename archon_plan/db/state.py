@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 import psycopg
 
@@ -67,7 +68,7 @@ def plan_forwards(
     statuses = read_state(conn, settings, graph)
     planning.check_drift(statuses)
     planning.check_failed(statuses)
-    return planning.forwards_plan(graph, statuses, target)
+    return planning.forwards_plan(graph, statuses, target, settings, datetime.now(UTC))
 
 
 def plan_backwards(

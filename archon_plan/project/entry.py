@@ -75,6 +75,7 @@ def parse_entry(
         allow_reason=entry.allow_reason,
         irreversible=entry.irreversible,
         imported_from=entry.imported_from,
+        not_before=entry.not_before,
         entry=index + 1,
         line=lines.entry(index),
     )

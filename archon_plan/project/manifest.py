@@ -103,6 +103,7 @@ def _parse_settings(
         statement_timeout=model.statement_timeout,
         lock_retries=model.lock_retries,
         long_running_after=model.long_running_after,
+        windows=tuple(model.windows),
     )
 
 

@@ -12,9 +12,20 @@ from packaging.version import InvalidVersion, Version
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
+from ..core import windows
 from ..core.durations import duration_problem
 from ..core.model import DEFAULT_TRACKING_TABLE
 from ..sql import rules
+
+
+def _window(text: str) -> str:
+    windows.parse_window(text)  # ValueError: pydantic reports it at the key
+    return text
+
+
+def _instant(text: str) -> str:
+    windows.parse_instant(text)
+    return text
 
 
 def _duration(text: str) -> str:
@@ -51,6 +62,9 @@ class SettingsModel(BaseModel):
         "PostgreSQL statement_timeout inside each migration; unset: the server's own."))
     lock_retries: int = Field(default=3, ge=0, le=20, description=(
         "Retries, with backoff, of a migration that failed with lock_not_available (55P03)."))
+    windows: list[Annotated[str, AfterValidator(_window)]] = Field(default_factory=list, description=(
+        "Maintenance windows: apply starts a migration only inside one, e.g. [\"Sat 02:00-04:00 UTC\", "
+        "\"Mon-Fri 22:00-02:00 Europe/Berlin\"]; none: any time."))
     long_running_after: Duration = Field(default="5min", json_schema_extra=_DURATION, description=(
         "After how long a running migration sends the `long_running` notification, once."))
 
@@ -81,6 +95,8 @@ class EntryModel(BaseModel):
     irreversible: bool = Field(default=False, description=(
         "true: no rollback on purpose (dropped data cannot come back); revert and rehearse stop "
         "before it, and it has no `rollback`."))
+    not_before: Annotated[str, AfterValidator(_instant)] | None = Field(default=None, description=(
+        "An ISO 8601 time with its zone, e.g. \"2026-12-10T02:00:00Z\": apply does not start it earlier."))
     imported_from: str | None = Field(default=None, description=(
         "The migration's name in the tool it was imported from (`archon-plan import`), for reference."))
 
