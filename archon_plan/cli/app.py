@@ -11,13 +11,18 @@ import signal
 import socket
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..core.model import Actor
 from ..errors import ArchonPlanError, ExitCode, Terminated
 from . import adopt, fleet
+from .options import add_global_options, non_negative_int, positive
+
+if TYPE_CHECKING:
+    from .commands import Context
 
 # review.VERBS, spelled here so that parsing need not import review.py
 REVIEW_VERBS = ("check", "diff", "schema", "rehearse")
@@ -37,10 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
         "10 a rollback does not restore the schema (rehearse), 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"archon-plan {__version__}")
-    _add_global_options(parser, defaults=True)
+    add_global_options(parser, defaults=True)
     # The same options after the command (`archon-plan apply --database-url ...`) too.
     common = argparse.ArgumentParser(add_help=False)
-    _add_global_options(common, defaults=False)
+    add_global_options(common, defaults=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add = functools.partial(sub.add_parser, parents=[common])
 
@@ -64,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     which = revert.add_mutually_exclusive_group(required=True)
     which.add_argument("name", nargs="?", metavar="NAME", help="revert this migration")
     which.add_argument("--to", metavar="NAME", help="revert everything applied after NAME")
-    which.add_argument("--last", type=_positive(int), metavar="N", help="revert the last N applied")
+    which.add_argument("--last", type=positive(int), metavar="N", help="revert the last N applied")
     revert.add_argument("--cascade", action="store_true",
                         help="also revert applied migrations that depend on the target")
     revert.add_argument("--dry-run", action="store_true", help="print what would run; change nothing")
@@ -77,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     history = add("history", help="the append-only event history of the database")
     history.add_argument("--format", choices=FORMATS_STATUS, default="text")
-    history.add_argument("--limit", type=_positive(int), metavar="N", help="only the last N events")
+    history.add_argument("--limit", type=positive(int), metavar="N", help="only the last N events")
 
     repair = add("repair", help="change the history on purpose, or resume a failed migration")
     repair.add_argument("name", nargs="?", metavar="NAME", help="the migration (or after the flag)")
@@ -95,10 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     repair.add_argument("--cascade", action="store_true",
                         help="with --mark-reverted: mark its applied dependents reverted too")
     resume = repair.add_mutually_exclusive_group()
-    resume.add_argument("--resume-at", type=_positive(int), metavar="K",
+    resume.add_argument("--resume-at", type=positive(int), metavar="K",
                         help="with --retry: run statement K again (one whose outcome is unknown)")
-    resume.add_argument("--resume-after", type=_non_negative_int, metavar="K",
+    resume.add_argument("--resume-after", type=non_negative_int, metavar="K",
                         help="with --retry: treat statements 1..K as done, then go on")
+
+    for verb in (apply, revert, repair):  # a deploy tool reads what ran, or the error, as JSON
+        verb.add_argument("--format", choices=FORMATS_STATUS, default="text")
 
     check = add("check", help="validate manifest, files, dependencies and SQL, and lint the SQL; "
                 "no database")
@@ -126,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     rehearse.add_argument("--setup", type=Path, metavar="FILE",
                           help="SQL run first on each scratch database: roles, schemas, extensions")
 
-    fleet.add_parser(add, _positive(int))
+    fleet.add_parser(add, positive(int))
     adopt.add_parser(add)
 
     init = add("init", help="write migrations.toml for an existing folder")
@@ -134,61 +142,6 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--version", dest="release", default="0.1.0", metavar="V",
                       help="release of files not in a version folder (default 0.1.0)")
     return parser
-
-
-def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
-        return value
-
-    return parse
-
-
-class _DeprecatedAlias(argparse.Action):
-    """--lock-timeout, 0.1's name of --lock-wait: it read like PostgreSQL's lock_timeout, which
-    --migration-lock-timeout sets. It still works; main() says so once on stderr."""
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: object, option_string: str | None = None) -> None:
-        namespace.deprecated_lock_timeout = True
-        setattr(namespace, self.dest, values)
-
-
-def _non_negative_int(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a statement number (0 or more)")
-    return int(text)
-
-
-def _add_global_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
-    def default(value: object) -> object:
-        return value if defaults else argparse.SUPPRESS
-
-    parser.add_argument("--manifest", type=Path, default=default(Path("migrations.toml")),
-                        help="path of migrations.toml (default: ./migrations.toml)")
-    parser.add_argument("--database-url", default=default(None),
-                        help="PostgreSQL URL (else ARCHON_DATABASE_URL, DATABASE_URL, SUPABASE_DB_URL, "
-                        "SUPABASE_URL + SUPABASE_DB_PASSWORD, else the embedded PostgreSQL)")
-    parser.add_argument("--embedded", action="store_true", default=default(False),
-                        help="use the embedded PostgreSQL in .archon/ (also ARCHON_EMBEDDED=1); without it, "
-                        "only a laptop with no database configured and no CI falls back to it")
-    parser.add_argument("--lock-wait", type=_positive(float), metavar="SECONDS", default=default(None),
-                        help="how long to wait for another runner's lock ([settings] lock_wait, 60)")
-    parser.add_argument("--lock-timeout", type=_positive(float), dest="lock_wait", action=_DeprecatedAlias,
-                        metavar="SECONDS", default=default(None), help=argparse.SUPPRESS)
-    parser.add_argument("--migration-lock-timeout", metavar="DURATION", default=default(None),
-                        help="PostgreSQL lock_timeout for each migration, e.g. 5s (default 10s)")
-    parser.add_argument("--statement-timeout", metavar="DURATION", default=default(None),
-                        help="PostgreSQL statement_timeout for each migration, e.g. 15min")
-    parser.add_argument("--traceback", action="store_true", default=default(False),
-                        help="show tracebacks of errors")
-    parser.add_argument("--quiet", "-q", action="store_true", default=default(False),
-                        help="print errors only: no progress, no per-migration lines, no summary")
 
 
 def read_environment(manifest: Path) -> dict[str, str]:
@@ -239,6 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         env=read_environment(args.manifest),
         embedded=args.embedded,
         quiet=args.quiet,
+        json=getattr(args, "format", "text") == "json",
         ignore_windows=getattr(args, "ignore_windows", False),
         actor=_actor(),
     )
@@ -253,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(review.run(context, args))
         return int(commands.run(context, args))
     except ArchonPlanError as exc:
+        if context.json and args.command not in ("check", "diff", "rehearse"):  # those print their own
+            _report_json(context, exc)
         return _report(context, exc, exc.exit_code, args.traceback, str(exc))
     except BrokenPipeError:  # `archon-plan show | head`: the reader left; say nothing more
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep interpreter shutdown quiet
@@ -273,6 +229,18 @@ def _actor() -> Actor:
     except (OSError, KeyError):  # no login name in some containers
         user = None
     return Actor(os_user=user, host=socket.gethostname(), tool_version=__version__)
+
+
+def _report_json(context: Context, exc: ArchonPlanError) -> None:
+    """With --format json, a tool reading stdout gets a document for an error too."""
+    import json
+
+    from ..core.text import SCHEMA_VERSION
+    from ..db.target import redact
+
+    hint = redact(exc.hint, context.secrets) if exc.hint else None
+    print(json.dumps({"schema_version": SCHEMA_VERSION, "error": redact(exc.message, context.secrets),
+                      "hint": hint, "exit_code": int(exc.exit_code)}, indent=2))
 
 
 def _report(

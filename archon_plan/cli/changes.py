@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from ..core import planning
 from ..core.extensions import HookPoint, NotifyKind
-from ..core.model import Manifest, Plan, State
+from ..core.model import Manifest, MigrationStatus, Plan, State
+from ..core.text import SCHEMA_VERSION
 from ..errors import ArchonPlanError, ExitCode
 from . import render
 from .commands import Context, connected, load, target_named
@@ -31,11 +33,11 @@ def apply(context: Context, args: argparse.Namespace) -> int:
         notifier.database = db.redacted
         if args.dry_run:
             plan = state.plan_forwards(conn, loaded.settings, built, target)
-            for line in dry_run_lines(loaded.hooks, plan):
+            for line in () if context.json else dry_run_lines(loaded.hooks, plan):
                 print(f"Dry run: would run {line}")
-            return _dry_run(plan, "apply")
+            return _dry_run(plan, "apply", context.json)
         hooks = Hooks(loaded.hooks, libpq_environment(db), loaded.settings, context.actor, conn)
-        progress = Progress(context.quiet)
+        progress = Progress(context.quiet, lines=not context.json)
 
         def before(plan: Plan) -> None:
             progress.plan(len(plan))
@@ -54,14 +56,16 @@ def apply(context: Context, args: argparse.Namespace) -> int:
         if plan:
             hooks.run(HookPoint.AFTER_APPLY)
             notifier.send(NotifyKind.APPLIED)
-        for migration, why in () if context.quiet else plan.deferred:
+        for migration, why in () if context.quiet or context.json else plan.deferred:
             print(f"  deferred {migration.label}: {why}")
+        if context.json:
+            return _document("apply", plan, notifier, state.read_state(conn, loaded.settings, built))
         if not plan and target is not None:  # "all up to date" would hide the others pending
             pending = sum(s.state is State.PENDING for s in state.read_state(conn, loaded.settings, built))
             print(f"Nothing to apply: {target.label} and what it depends on are applied; "
                   f"{pending} other migration(s) pending.")
             return ExitCode.OK
-    if not context.quiet:
+    if not context.quiet and not context.json:
         _summary(plan, "applied", len(built.order))
     return ExitCode.OK
 
@@ -83,9 +87,9 @@ def revert(context: Context, args: argparse.Namespace) -> int:
         notifier.database = db.redacted
         if args.dry_run:
             plan = state.plan_backwards(conn, loaded.settings, built, select, args.cascade)
-            return _dry_run(plan, "revert")
+            return _dry_run(plan, "revert", context.json)
         none = Hooks((), {}, loaded.settings, context.actor)  # hooks are apply's; progress and timers only
-        progress = Progress(context.quiet)
+        progress = Progress(context.quiet, lines=not context.json)
         try:
             reporter = HookReporter(none, notifier, progress)
             plan = executor.revert(conn, loaded.settings, built, reporter, select, args.cascade,
@@ -94,7 +98,9 @@ def revert(context: Context, args: argparse.Namespace) -> int:
             progress.close()
         if plan:
             notifier.send(NotifyKind.REVERTED)
-    if not context.quiet:
+        if context.json:
+            return _document("revert", plan, notifier, state.read_state(conn, loaded.settings, built))
+    if not context.quiet and not context.json:
         _summary(plan, "reverted", len(built.order))
     return ExitCode.OK
 
@@ -119,10 +125,26 @@ def _told(context: Context, loaded: Manifest) -> Iterator[Notifier]:
         notifier.stop()
 
 
-def _dry_run(plan: Plan, verb: str) -> int:
+def _document(verb: str, plan: Plan, notifier: Notifier, statuses: Sequence[MigrationStatus]) -> int:
+    """`--format json`: what ran, what waits, and the state after it."""
+    document = {
+        "schema_version": SCHEMA_VERSION, "command": verb, "database": notifier.database, "dry_run": False,
+        "ran": notifier.done, "deferred": [{"migration": m.label, "reason": why} for m, why in plan.deferred],
+        "counts": render.counts(statuses), "exit_code": 0}
+    print(json.dumps(document, indent=2))
+    return ExitCode.OK
+
+
+def _dry_run(plan: Plan, verb: str, as_json: bool = False) -> int:
     from ..db import executor
 
     executor.prepare(plan)  # the same refusals a real run would give
+    if as_json:
+        document = {"schema_version": SCHEMA_VERSION, "command": verb, "dry_run": True,
+                    "would_run": [step.migration.label for step in plan.steps],
+                    "deferred": [{"migration": m.label, "reason": why} for m, why in plan.deferred]}
+        print(json.dumps(document, indent=2))
+        return ExitCode.OK
     if not plan:
         print(f"Dry run: nothing to {verb}.")
         return ExitCode.OK

@@ -38,6 +38,7 @@ class Context:
     secrets: tuple[str, ...] = field(default=())
     embedded: bool = False  # --embedded: the embedded PostgreSQL, chosen on purpose
     quiet: bool = False  # --quiet: errors only
+    json: bool = False  # --format json: stdout holds one JSON document, errors included
     ignore_windows: bool = False  # apply --ignore-windows
 
 
@@ -53,6 +54,13 @@ class PrintReporter:
     def step_finished(self, step: Step, seconds: float) -> None:
         verb = "applied " if step.direction.value == "apply" else "reverted"
         print(f"  {verb} {step.migration.label}  ({seconds * 1000:.0f} ms)", flush=True)
+
+
+class QuietReporter(PrintReporter):
+    """A run whose stdout is a JSON document: notices only, on stderr."""
+
+    def step_finished(self, step: Step, seconds: float) -> None:
+        pass
 
 
 def run(context: Context, args: argparse.Namespace) -> int:
@@ -181,10 +189,11 @@ def repair_history(context: Context, args: argparse.Namespace) -> int:
     if flag == "retry":
         choice = repair.Choice(how, chosen) if chosen is not None else None
         with connected(context, loaded.settings, loaded.root) as (conn, db):
-            resumed = repair.retry(conn, loaded.settings, built, PrintReporter(), migration,
+            reporter = QuietReporter() if context.json else PrintReporter()
+            resumed = repair.retry(conn, loaded.settings, built, reporter, migration,
                                    context.actor, choice, reconnect=lambda: connection.connect(db))
-        print(f"retried {migration.label} from statement {resumed}: done.")
-        return ExitCode.OK
+        return _said(context, f"retried {migration.label} from statement {resumed}: done.",
+                     action="retry", migration=migration.label, resumed_from=resumed)
     if chosen is not None:
         raise UsageError(f"--{how} goes with --retry",
                          f"archon-plan repair --retry {migration.label} --{how} K")
@@ -194,7 +203,21 @@ def repair_history(context: Context, args: argparse.Namespace) -> int:
     with connected(context, loaded.settings, loaded.root) as (conn, _):
         before = repair.repair(conn, loaded.settings, built, PrintReporter(), action, migration,
                                context.actor, cascade=args.cascade)
-    print(f"{action}: {migration.label} (was {before.state}); the event history records it.")
+    told = f"{action}: {migration.label} (was {before.state}); the event history records it."
+    return _said(context, told, action=str(action), migration=migration.label, was=str(before.state))
+
+
+def _said(context: Context, text: str, **fields: object) -> int:
+    """What a repair did: a line, or with --format json a document."""
+    if context.json:
+        import json
+
+        from ..core.text import SCHEMA_VERSION
+
+        document = {"schema_version": SCHEMA_VERSION, "command": "repair", **fields, "exit_code": 0}
+        print(json.dumps(document, indent=2))
+    else:
+        print(text)
     return ExitCode.OK
 
 

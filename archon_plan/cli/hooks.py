@@ -148,7 +148,7 @@ class HookReporter(PrintReporter):
         self.progress.finished(step)
         if self.notifier is not None:
             self.notifier.finished(step, seconds)
-        if not self.progress.quiet:
+        if self.progress.lines:
             super().step_finished(step, seconds)
         self.hooks.run(HookPoint.AFTER_MIGRATION, step.migration)
 

@@ -19,8 +19,9 @@ HEARTBEAT_S = 30.0
 
 
 class Progress:
-    def __init__(self, quiet: bool = False, terminal: bool | None = None) -> None:
+    def __init__(self, quiet: bool = False, terminal: bool | None = None, lines: bool = True) -> None:
         self.quiet = quiet
+        self.lines = lines and not quiet  # a line per migration on stdout (not with --format json)
         self.terminal = sys.stderr.isatty() if terminal is None else terminal
         self._bar: Any = None  # rich.progress.Progress, on a terminal once a run starts
         self._tasks: dict[str, Any] = {}
