@@ -74,7 +74,8 @@ def test_rows_in_both_name_forms_that_disagree_give_one_state_whatever_their_ord
     assert states[0] == "modified"  # a disagreeing row is never hidden by one that agrees
 
 
-CHARS = st.characters(exclude_characters="\x00")  # PostgreSQL's text holds no NUL
+# PostgreSQL's text holds no NUL, and UTF-8 no lone surrogate (psycopg cannot even send one)
+CHARS = st.characters(exclude_characters="\x00", exclude_categories=("Cs",))
 TEXT = st.one_of(st.none(), st.text(CHARS, max_size=12),
                  st.sampled_from(["0.1.0", "001_a", "001_a.sql", "002_b"]))
 KEYS = st.sampled_from(["direction", "statements_done", "done_checksums", "statements", "in_doubt", "x"])
