@@ -95,6 +95,15 @@ _ALWAYS_AUTOCOMMIT = {
 }
 
 
+_WHOLE_REINDEX = {"REINDEX_OBJECT_SYSTEM": "REINDEX SYSTEM", "REINDEX_OBJECT_DATABASE": "REINDEX DATABASE",
+                  "REINDEX_OBJECT_SCHEMA": "REINDEX SCHEMA"}
+
+
+def _detaches_concurrently(cmd: dict[str, Any]) -> bool:
+    partition = cmd.get("AlterTableCmd", {}).get("def", {}).get("PartitionCmd", {})
+    return bool(partition.get("concurrent"))
+
+
 def _needs_autocommit(statement: Statement) -> str | None:
     """Why PostgreSQL refuses this statement in a transaction block, if it does."""
     kind, fields = statement.kind, statement.fields
@@ -106,8 +115,12 @@ def _needs_autocommit(statement: Statement) -> str | None:
         return "DROP INDEX CONCURRENTLY"
     if kind == "ReindexStmt" and "concurrently" in _defnames(fields.get("params")):
         return "REINDEX CONCURRENTLY"
-    if kind == "ReindexStmt" and fields.get("kind") in ("REINDEX_OBJECT_SYSTEM", "REINDEX_OBJECT_DATABASE"):
-        return "REINDEX SYSTEM/DATABASE"
+    if kind == "ReindexStmt" and fields.get("kind") in _WHOLE_REINDEX:
+        return _WHOLE_REINDEX[fields["kind"]]
+    if kind == "ClusterStmt" and not fields.get("relation"):
+        return "CLUSTER without a table"
+    if kind == "AlterTableStmt" and any(_detaches_concurrently(cmd) for cmd in fields.get("cmds", ())):
+        return "ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY"
     if kind == "VacuumStmt" and fields.get("is_vacuumcmd"):
         return "VACUUM"
     if kind == "DiscardStmt" and fields.get("target") == "DISCARD_ALL":
