@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from ..core.model import Migration, SqlFile
 from ..errors import Location
-from . import objects, parse
+from . import objects, parse, undo
 from .objects import Fields, Name, fields_of, name_of, nodes, same, show
 from .rules import BY_CODE, Severity
 
@@ -53,28 +53,31 @@ def lint_migrations(migrations: Sequence[Migration]) -> list[Finding]:
 
 
 def lint(
-    migrations: Sequence[Migration], known: Mapping[str, tuple[Finding, ...]] | None = None
+    migrations: Sequence[Migration], known: Mapping[str, tuple[Finding, ...]] | None = None,
+    own_tables: Sequence[Name] = (),
 ) -> LintResult:
     """Lint every migration; `known` holds earlier findings by memo_key, so files that did not
-    change are not parsed again (parsing is most of a cold `check`)."""
+    change are not parsed again (parsing is most of a cold `check`). `own_tables` holds
+    archon-plan's tracking table, which no rollback is asked to drop."""
     reported: list[Finding] = []
     suppressed: list[Finding] = []
     memo: dict[str, tuple[Finding, ...]] = {}
     for migration in migrations:
-        key = memo_key(migration)
+        key = memo_key(migration, own_tables)
         found = (known or {}).get(key)
-        memo[key] = found if found is not None else tuple(_migration_findings(migration))
+        memo[key] = found if found is not None else tuple(_migration_findings(migration, own_tables))
         for finding in memo[key]:
             allowed = finding.code in migration.allow and BY_CODE[finding.code].allowable
             (suppressed if allowed else reported).append(finding)
     return LintResult(tuple(reported), tuple(suppressed), memo)
 
 
-def memo_key(migration: Migration) -> str:
+def memo_key(migration: Migration, own_tables: Sequence[Name] = ()) -> str:
     """Everything a migration's findings depend on (`allow` is applied afterwards)."""
     rollback = migration.rollback
     parts = [migration.label, migration.sql.display, migration.checksum, str(migration.transactional),
-             rollback.display if rollback else "", rollback.checksum if rollback else ""]
+             rollback.display if rollback else "", rollback.checksum if rollback else "",
+             *(f"{schema}.{table}" for schema, table in own_tables)]
     return hashlib.md5("\0".join(parts).encode()).hexdigest()
 
 
@@ -94,14 +97,14 @@ class _Hit:
         return line is None, line or 0, column or 0
 
 
-def _migration_findings(migration: Migration) -> list[Finding]:
+def _migration_findings(migration: Migration, own_tables: Sequence[Name]) -> list[Finding]:
     found = _file_findings(migration, migration.sql, rollback=False)
     if migration.rollback is None:
         hit = _Hit("AP401", parse.location(migration.sql, None),
                    "no rollback file: `revert` cannot undo this migration")
         return [*found, _finding(migration, hit)]
     found += _file_findings(migration, migration.rollback, rollback=True)
-    missing = objects.not_undone(migration.sql.text, migration.rollback.text)
+    missing = undo.not_undone(migration.sql.text, migration.rollback.text, own_tables)
     if missing:
         hit = _Hit("AP403", parse.location(migration.rollback, None),
                    "the rollback does not undo " + ", ".join(missing))
