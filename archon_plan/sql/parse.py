@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -230,6 +231,26 @@ def problems(sql: SqlFile, context: str, transactional: bool = True) -> list[Pro
                 "remove it: archon-plan runs each migration in its own transaction",
                 code="AP503",
             ))
+    return found
+
+
+MAX_NAME_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1: longer names are cut short
+_WORD = re.compile(r'"(?:[^"]|"")+"|[^\W\d][\w$]*')
+
+
+def long_identifiers(text: str) -> list[tuple[int, str]]:
+    """Identifiers of more than 63 bytes as PostgreSQL reads them (unquoted ones lower-cased),
+    each with its offset; the parse trees hold them already cut."""
+    if all(len(word.encode("utf-8")) <= MAX_NAME_BYTES for word in _WORD.findall(text)):
+        return []  # the usual case, without scanning
+    from pglast import parser
+
+    found = []
+    for token in parser.scan(text):
+        written = text[token.start:token.end + 1]
+        name = written[1:-1].replace('""', '"') if written.startswith('"') else written.lower()
+        if token.name == "IDENT" and len(name.encode("utf-8")) > MAX_NAME_BYTES:
+            found.append((token.start, name))
     return found
 
 
