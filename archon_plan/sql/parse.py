@@ -235,14 +235,17 @@ def problems(sql: SqlFile, context: str, transactional: bool = True) -> list[Pro
 
 
 MAX_NAME_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1: longer names are cut short
-_WORD = re.compile(r'"(?:[^"]|"")+"|[^\W\d][\w$]*')
+# A run of at least 64 characters that could be a name (any name of more than 63 bytes has
+# at least 16 characters): only a file with one is scanned, which is almost none.
+_LONG_ASCII = re.compile(r'"[^"]{64,}"|[A-Za-z_][\w$]{63,}')
+_LONG_ANY = re.compile(r'"[^"]{16,}"|[^\W\d][\w$]{15,}')
 
 
 def long_identifiers(text: str) -> list[tuple[int, str]]:
     """Identifiers of more than 63 bytes as PostgreSQL reads them (unquoted ones lower-cased),
     each with its offset; the parse trees hold them already cut."""
-    if all(len(word.encode("utf-8")) <= MAX_NAME_BYTES for word in _WORD.findall(text)):
-        return []  # the usual case, without scanning
+    if not (_LONG_ASCII if text.isascii() else _LONG_ANY).search(text):
+        return []
     from pglast import parser
 
     found = []

@@ -70,8 +70,9 @@ class Seen:
         index = parse.created_index(statement)
         if index is not None:
             self.indexes.append(((index.schema or "").lower() or None, index.name.lower()))
-        drops = [e for e in undo.effects(statement) if isinstance(e, Drop)]
-        self.dropped_if_exists += [drop.ref for drop in drops if drop.if_exists]
+        if not self.transactional:  # for AP303 alone
+            drops = [e for e in undo.effects(statement) if isinstance(e, Drop)]
+            self.dropped_if_exists += [drop.ref for drop in drops if drop.if_exists]
 
 
 def index_tables(statements: Iterable[parse.Statement]) -> dict[Name, Name]:

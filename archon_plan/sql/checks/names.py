@@ -22,9 +22,10 @@ _DEFINED = {
 
 def hits(statement: parse.Statement, seen: Seen) -> Iterator[Hit]:
     """The parse holds names already cut: the long ones are found in the text, at the statement."""
-    defined = set(_defined_names(statement))
     end = statement.offset + len(statement.text)
-    for name in dict.fromkeys(name for offset, name in seen.long_names if statement.offset <= offset < end):
+    here = dict.fromkeys(name for offset, name in seen.long_names if statement.offset <= offset < end)
+    defined = set(_defined_names(statement)) if here else set()
+    for name in here:
         cut = name.encode("utf-8")[:MAX_NAME_BYTES].decode("utf-8", errors="ignore")
         if cut in defined:
             yield ("AP508", f"the name {name} is {len(name.encode('utf-8'))} bytes: PostgreSQL silently "
