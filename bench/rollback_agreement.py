@@ -91,19 +91,20 @@ def example_project(root: Path) -> Path:
 _LEGACY_MATCH = re.compile(r"^CREATE OR REPLACE FUNCTION match_archon_\w+ \(.*?^\$\$;$", re.S | re.M)
 
 
-def archon_project(root: Path, runner: Runner, rollbacks: Path) -> Path:
+def archon_project(root: Path, runner: Runner, rollbacks: Sequence[Path]) -> Path:
     """The corpus's 0.1.0 migrations after a base migration (no rollback: applied, not
     rehearsed) made of the Supabase stubs and the legacy schema, with the rollbacks of
-    bench/archon_rollbacks (careful ones) or its naive/ folder (hurried ones)."""
+    bench/archon_rollbacks (careful ones), over which its naive/ folder lays hurried ones."""
     folder = root / "migration"
     shutil.copytree(CORPUS / "0.1.0", folder / "0.1.0")
     (folder / "0.1.0" / "rollbacks").mkdir()
     legacy = (CORPUS / "base" / "legacy_complete_setup.sql").read_text(encoding="utf-8")
-    for path in rollbacks.glob("*.sql"):
-        text = path.read_text(encoding="utf-8")
+    paths = [path for layer in rollbacks for path in sorted(layer.glob("*.sql"))]
+    texts = {path.name: path.read_text(encoding="utf-8") for path in paths}  # later layers win
+    for name, text in texts.items():
         if "appended here" in text:  # the legacy definitions of what the migration replaced
             text += "\n".join(_LEGACY_MATCH.findall(legacy)) + "\n"
-        (folder / "0.1.0" / "rollbacks" / path.name).write_text(text, encoding="utf-8")
+        (folder / "0.1.0" / "rollbacks" / name).write_text(text, encoding="utf-8")
     base = (CORPUS / "base" / "supabase_stubs.sql").read_text(encoding="utf-8") + legacy
     (folder / "0.0.0").mkdir()
     # The embedded PostgreSQL has no pgcrypto; gen_random_uuid() is built in (the corpus's README).
@@ -181,9 +182,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     if CORPUS.is_dir():
         sources["Archon v1, careful rollbacks"] = (
-            lambda root: archon_project(root, runner, ARCHON_ROLLBACKS), True, None)
+            lambda root: archon_project(root, runner, [ARCHON_ROLLBACKS]), True, None)
         sources["Archon v1, hurried rollbacks"] = (
-            lambda root: archon_project(root, runner, ARCHON_ROLLBACKS / "naive"), True, None)
+            lambda root: archon_project(root, runner, [ARCHON_ROLLBACKS, ARCHON_ROLLBACKS / "naive"]),
+            True, None)
     results = {}
     with tempfile.TemporaryDirectory(prefix="ap403-") as tmp:
         for number, (source, (build, embedded, cases)) in enumerate(sources.items()):
