@@ -150,3 +150,9 @@ def test_every_new_warning_can_be_allowed_and_the_example_project_stays_clean(
     assert not [f for f in result.findings if f.code in added]
     assert main(["--manifest", str(ROOT / "migrations.toml"), "check", "--strict"]) == 0
     assert capsys.readouterr().out.strip().endswith("6 migration(s), no problems found (1 allowed).")
+
+
+def test_a_migration_that_does_not_parse_leaves_its_rollback_checked() -> None:
+    found = lint_migrations([migration("CREATE TABL t (id int);", rollback="SET work_mem = '1GB';")])
+    assert [(f.code, f.where) for f in found] == [("AP501", "m/001_x.sql:1:8"),
+                                                  ("AP302", "m/rollbacks/001_x.sql:1:1")]

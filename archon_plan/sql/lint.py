@@ -122,18 +122,23 @@ def _finding(migration: Migration, hit: _Hit) -> Finding:
 
 def _file_findings(migration: Migration, sql: SqlFile, rollback: bool) -> list[Finding]:
     hits = _run_breaking(sql, migration.transactional, rollback)
-    try:
-        statements = parse.split_statements(sql.text)
-        # A rollback drops the indexes its migration creates: their tables are known from it.
-        forward = parse.split_statements(migration.sql.text) if rollback else ()
-    except parse.SqlSyntaxError:
-        statements, forward = (), ()
-    seen = checks.Seen(migration.transactional, checks.locked_tables(statements),
-                       checks.index_tables([*forward, *statements]), checks.plain_indexes(forward),
-                       parse.long_identifiers(sql.text) if statements else ())
+    statements = _statements(sql.text)
+    # A rollback drops the indexes its migration creates: their tables are known from it.
+    forward = _statements(migration.sql.text) if rollback else ()
+    seen = checks.Seen(migration.transactional, locked=checks.locked_tables(statements),
+                       index_tables=checks.index_tables([*forward, *statements]),
+                       built_plainly=checks.plain_indexes(forward),
+                       long_names=parse.long_identifiers(sql.text) if statements else ())
     hits += _statement_hits(sql, statements, seen, destructive=not rollback)
     hits.sort(key=lambda hit: hit.order)  # stable
     return [_finding(migration, hit) for hit in hits]
+
+
+def _statements(text: str) -> tuple[parse.Statement, ...]:
+    try:
+        return parse.split_statements(text)
+    except parse.SqlSyntaxError:  # reported by _run_breaking
+        return ()
 
 
 _CONTEXT = "sql"

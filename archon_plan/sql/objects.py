@@ -1,4 +1,4 @@
-"""What SQL statements create and drop, read from pglast's JSON parse trees; pure.
+"""Reading pglast's JSON parse trees: nodes, names, the tables and columns statements add; pure.
 
 A node of that parse is `{"Kind": {fields}}` where a field may hold any node, and its
 fields alone where the field holds one kind only (a statement's `relation`). False, zero,

@@ -1,4 +1,4 @@
-"""SQL text read with pglast: statements, transaction control, non-transactional work."""
+"""SQL text read with pglast: statements, transaction control, non-transactional work, long names."""
 
 from __future__ import annotations
 

@@ -69,7 +69,7 @@ class Seen:
         self.columns += objects.added_columns(statement)
         index = parse.created_index(statement)
         if index is not None:
-            self.indexes.append(((index.schema or "").lower() or None, index.name.lower()))
+            self.indexes.append(_name(index, index.name))
         if not self.transactional:  # for AP303 alone
             drops = [e for e in undo.effects(statement) if isinstance(e, Drop)]
             self.dropped_if_exists += [drop.ref for drop in drops if drop.if_exists]
@@ -77,17 +77,19 @@ class Seen:
 
 def index_tables(statements: Iterable[parse.Statement]) -> dict[Name, Name]:
     """The table of each index that a CREATE INDEX of these statements names."""
-    found = {}
-    for index in filter(None, map(parse.created_index, statements)):
-        schema = index.schema.lower() if index.schema else None
-        found[(schema, index.name.lower())] = (schema, index.table.lower())
-    return found
+    indexes = filter(None, map(parse.created_index, statements))
+    return {_name(index, index.name): _name(index, index.table) for index in indexes}
 
 
 def plain_indexes(statements: Iterable[parse.Statement]) -> list[Name]:
     """The indexes these statements build without CONCURRENTLY."""
     built = [index for index in map(parse.created_index, statements) if index and not index.concurrently]
-    return [(index.schema.lower() if index.schema else None, index.name.lower()) for index in built]
+    return [_name(index, index.name) for index in built]
+
+
+def _name(index: parse.CreatedIndex, name: str) -> Name:
+    """The index's name or its table's: both in the table's schema."""
+    return (index.schema.lower() if index.schema else None, name.lower())
 
 
 def locked_tables(statements: Iterable[parse.Statement]) -> list[Name]:
