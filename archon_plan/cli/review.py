@@ -37,9 +37,11 @@ def check(context: Context, args: argparse.Namespace) -> int:
     from ..sql import lint
 
     folder = cache.folder(context.env)
-    _, built, problems = loader.read_project(context.manifest_path, folder)
+    loaded, built, problems = loader.read_project(context.manifest_path, folder)
     known = cache.load_memo(folder, context.manifest_path, "lint")
-    result = lint.lint(built.order, {key: tuple(map(_finding, found)) for key, found in known.items()})
+    memo = {key: tuple(map(_finding, found)) for key, found in known.items()}
+    settings = loaded.settings
+    result = lint.lint(built.order, memo, [(settings.tracking_schema, settings.tracking_table)])
     if result.memo.keys() != known.keys():  # else every finding came from the memo as it is
         cache.store_memo(folder, context.manifest_path, "lint",
                              {key: [_plain(f) for f in found] for key, found in result.memo.items()})

@@ -1,9 +1,10 @@
-"""SQL text read with pglast: statements, transaction control, non-transactional work."""
+"""SQL text read with pglast: statements, transaction control, non-transactional work, long names."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -95,6 +96,15 @@ _ALWAYS_AUTOCOMMIT = {
 }
 
 
+_WHOLE_REINDEX = {"REINDEX_OBJECT_SYSTEM": "REINDEX SYSTEM", "REINDEX_OBJECT_DATABASE": "REINDEX DATABASE",
+                  "REINDEX_OBJECT_SCHEMA": "REINDEX SCHEMA"}
+
+
+def _detaches_concurrently(cmd: dict[str, Any]) -> bool:
+    partition = cmd.get("AlterTableCmd", {}).get("def", {}).get("PartitionCmd", {})
+    return bool(partition.get("concurrent"))
+
+
 def _needs_autocommit(statement: Statement) -> str | None:
     """Why PostgreSQL refuses this statement in a transaction block, if it does."""
     kind, fields = statement.kind, statement.fields
@@ -106,8 +116,12 @@ def _needs_autocommit(statement: Statement) -> str | None:
         return "DROP INDEX CONCURRENTLY"
     if kind == "ReindexStmt" and "concurrently" in _defnames(fields.get("params")):
         return "REINDEX CONCURRENTLY"
-    if kind == "ReindexStmt" and fields.get("kind") in ("REINDEX_OBJECT_SYSTEM", "REINDEX_OBJECT_DATABASE"):
-        return "REINDEX SYSTEM/DATABASE"
+    if kind == "ReindexStmt" and fields.get("kind") in _WHOLE_REINDEX:
+        return _WHOLE_REINDEX[fields["kind"]]
+    if kind == "ClusterStmt" and not fields.get("relation"):
+        return "CLUSTER without a table"
+    if kind == "AlterTableStmt" and any(_detaches_concurrently(cmd) for cmd in fields.get("cmds", ())):
+        return "ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY"
     if kind == "VacuumStmt" and fields.get("is_vacuumcmd"):
         return "VACUUM"
     if kind == "DiscardStmt" and fields.get("target") == "DISCARD_ALL":
@@ -240,6 +254,29 @@ def only_comments(text: str) -> bool:
         return not split_statements(text)
     except SqlSyntaxError:
         return False
+
+
+MAX_NAME_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1: longer names are cut short
+# A run of at least 64 characters that could be a name (any name of more than 63 bytes has
+# at least 16 characters): only a file with one is scanned, which is almost none.
+_LONG_ASCII = re.compile(r'"[^"]{64,}"|[A-Za-z_][\w$]{63,}')
+_LONG_ANY = re.compile(r'"[^"]{16,}"|[^\W\d][\w$]{15,}')
+
+
+def long_identifiers(text: str) -> list[tuple[int, str]]:
+    """Identifiers of more than 63 bytes as PostgreSQL reads them (unquoted ones lower-cased),
+    each with its offset; the parse trees hold them already cut."""
+    if not (_LONG_ASCII if text.isascii() else _LONG_ANY).search(text):
+        return []
+    from pglast import parser
+
+    found = []
+    for token in parser.scan(text):
+        written = text[token.start:token.end + 1]
+        name = written[1:-1].replace('""', '"') if written.startswith('"') else written.lower()
+        if token.name == "IDENT" and len(name.encode("utf-8")) > MAX_NAME_BYTES:
+            found.append((token.start, name))
+    return found
 
 
 def uses_savepoints(statement: Statement) -> bool:

@@ -33,6 +33,7 @@ class Rule:
 
 _W, _E = Severity.WARNING, Severity.ERROR
 _LATER = "in a later release, once no running code uses it"
+_OWN = "in a migration of its own with `transactional = false`"
 
 RULES: tuple[Rule, ...] = (
     Rule("AP101", "drop-table", _W, "DROP TABLE deletes the table and every row in it",
@@ -63,6 +64,22 @@ RULES: tuple[Rule, ...] = (
          "leave a view under the old name, or deploy code that uses the new name first"),
     Rule("AP207", "rename-column", _W, "renaming a column breaks running code that uses the old name",
          "add the new column, backfill it and switch the code before dropping the old one"),
+    Rule("AP208", "drop-index-without-concurrently", _W,
+         "DROP INDEX without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the index's table",
+         f"DROP INDEX CONCURRENTLY, {_OWN}"),
+    Rule("AP209", "reindex-without-concurrently", _W,
+         "REINDEX without CONCURRENTLY blocks writes to the table, and reads that use the index",
+         f"REINDEX ... CONCURRENTLY (PostgreSQL 12+), {_OWN}"),
+    Rule("AP210", "constraint-builds-index", _W,
+         "ADD CONSTRAINT ... UNIQUE or PRIMARY KEY builds its index under an ACCESS EXCLUSIVE lock",
+         f"CREATE UNIQUE INDEX CONCURRENTLY {_OWN}, then ADD CONSTRAINT ... USING INDEX"),
+    Rule("AP211", "vacuum-full", _W, "VACUUM FULL rewrites each table under an ACCESS EXCLUSIVE lock",
+         "plain VACUUM makes the space reusable without that lock; pg_repack shrinks a busy table"),
+    Rule("AP212", "cluster", _W, "CLUSTER rewrites the table under an ACCESS EXCLUSIVE lock",
+         "leave the order to an index, or reorder the table with pg_repack, outside the migrations"),
+    Rule("AP213", "detach-partition-without-concurrently", _W,
+         "DETACH PARTITION without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the partitioned table",
+         f"DETACH PARTITION ... CONCURRENTLY (PostgreSQL 14+), {_OWN}"),
     Rule("AP301", "transaction-control", _W,
          "BEGIN/COMMIT in the file: archon-plan removes them and uses its own transaction, "
          "but psql or another runner would commit part-way",
@@ -71,13 +88,17 @@ RULES: tuple[Rule, ...] = (
          "SET without LOCAL (or set_config(..., false)) changes the session beyond the migration",
          "use SET LOCAL or set_config(..., true); for timeouts, set lock_timeout or "
          "statement_timeout on the [[migration]] entry"),
+    Rule("AP303", "not-rerunnable", _W,
+         "a CREATE, DROP, ADD or RENAME without IF [NOT] EXISTS in a `transactional = false` "
+         "migration fails when a retry runs it again",
+         "add IF NOT EXISTS, IF EXISTS or OR REPLACE; where there is none, DROP ... IF EXISTS first"),
     Rule("AP401", "missing-rollback", _W, "the migration has no rollback file: `revert` refuses it",
          "write a rollback that undoes it and name it in the entry's `rollback`"),
     Rule("AP402", "rollback-syntax-error", _E, "the rollback does not parse: `revert` would fail",
          "fix the rollback's SQL at the position shown"),
     Rule("AP403", "rollback-incomplete", _W,
-         "the rollback does not drop everything its migration creates, so applying again fails",
-         "drop each created table, column, index, function and type in the rollback"),
+         "the rollback does not undo everything its migration creates, drops, renames or alters",
+         "undo each thing named, in reverse order; `archon-plan rehearse` proves the rollback"),
     Rule("AP404", "rollback-does-nothing", _W,
          "the rollback holds no SQL (empty, or comments such as `-- not reversible`): `revert` would "
          "forget the migration and leave its changes",
@@ -98,6 +119,12 @@ RULES: tuple[Rule, ...] = (
     Rule("AP505", "no-statements", _E, "the file holds only comments", "write its SQL, or remove the entry"),
     Rule("AP506", "nul-byte", _E, "a NUL byte: PostgreSQL would silently drop every statement after it",
          "remove the NUL byte (the file was probably saved by a tool that wrote binary data)"),
+    Rule("AP507", "add-column-not-null-without-default", _W,
+         "ADD COLUMN ... NOT NULL without a DEFAULT fails on a table that has rows",
+         "give it a DEFAULT, or add it nullable, backfill it, then SET NOT NULL"),
+    Rule("AP508", "identifier-too-long", _W,
+         "a name over 63 bytes: PostgreSQL cuts it short with only a NOTICE",
+         "use a name of at most 63 bytes"),
     Rule("AP601", "unlisted-file", _W,
          "a SQL file in a migrations folder that no manifest entry names: Archon's own application "
          "lists it as pending, while archon-plan does not see it",
