@@ -192,3 +192,26 @@ def not_undone(forward: str, rollback: str) -> list[str]:
     except parse.SqlSyntaxError:
         return []
     return [str(thing) for thing in created if not _covered(thing, dropped)]
+
+
+# The fields that name the relation a statement creates or changes (one RangeVar each).
+_TARGETS = ("relation", "table", "view", "sequence")
+
+
+def written_schemas(text: str) -> set[str]:
+    """The schemas a file's statements create, change or drop objects in, as qualified names
+    write them (an unqualified name is the search path's); none when the file does not parse."""
+    try:
+        statements = parse.split_statements(text)
+    except parse.SqlSyntaxError:
+        return set()
+    found: set[str] = set()
+    for statement in statements:
+        fields = statement.fields
+        if statement.kind == "CreateSchemaStmt" and fields.get("schemaname"):
+            found.add(str(fields["schemaname"]))
+        targets = [fields.get(key) for key in _TARGETS] + [(fields.get("into") or _NONE).get("rel")]
+        found.update(str(t["schemaname"]) for t in targets if isinstance(t, dict) and t.get("schemaname"))
+        found.update(str(thing.name[0]) for thing in (*creates(statement), *drops(statement))
+                     if thing.kind in ("function", "type") and thing.name[0])  # relations: above
+    return found
