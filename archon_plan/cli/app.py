@@ -17,10 +17,10 @@ from pathlib import Path
 from .. import __version__
 from ..core.model import Actor
 from ..errors import ArchonPlanError, ExitCode, Terminated
-from . import adopt, fleet
+from . import adopt, drift, fleet
 
 # review.VERBS, spelled here so that parsing need not import review.py
-REVIEW_VERBS = ("check", "diff", "schema", "rehearse")
+REVIEW_VERBS = ("check", "diff", "schema", "rehearse", "snapshot", "drift")
 FORMATS_SHOW = ("text", "json", "mermaid", "dot", "markdown")
 FORMATS_DIFF = ("text", "json", "markdown")
 FORMATS_STATUS = ("text", "json")
@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 ok, 3 migration failed, 4 invalid manifest or plan, "
         "5 refused for safety, 6 database unreachable, 7 lock timeout, "
         "8 not up to date (status --check), 9 lint warnings (check --strict), "
-        "10 a rollback does not restore the schema (rehearse), 130 interrupted.",
+        "10 a rollback does not restore the schema (rehearse), 11 the schema differs (drift, "
+        "check --snapshot), 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"archon-plan {__version__}")
     _add_global_options(parser, defaults=True)
@@ -125,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="SQL run first on each scratch database: roles, schemas, extensions")
 
     fleet.add_parser(add, _positive(int))
+    drift.add_parser(add, check)
     adopt.add_parser(add)
 
     init = add("init", help="write migrations.toml for an existing folder")
