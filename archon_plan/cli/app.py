@@ -240,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         if args.command == "fleet":
-            return fleet.run(context, args)
+            return int(fleet.run(context, args))
         if adopt.handles(args):
             return adopt.run(context, args)
         if args.command in REVIEW_VERBS:

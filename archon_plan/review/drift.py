@@ -33,8 +33,10 @@ class Scope:
     tenant: str | None = None  # the schema TENANT stands for where this scope is read
 
     def read(self, conn: Connection, settings: Settings) -> Snapshot:
-        """The snapshot of this scope, without archon-plan's own tables."""
+        """The snapshot of this scope, without archon-plan's own tables (a tenant's in its schema)."""
         schemas = [self.tenant if s == TENANT and self.tenant else s for s in self.schemas]
+        if self.tenant is not None:
+            settings = fleet.tenant_settings(settings, self.tenant)
         return catalog.snapshot(conn, tracker.own_tables(settings), schemas, self.tenant)
 
 
