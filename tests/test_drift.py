@@ -16,6 +16,7 @@ from archon_plan.review.catalog import TENANT, Snapshot
 from archon_plan.review.snapshot_file import SchemaFile, parse, render
 from archon_plan.sql.objects import written_schemas
 from tests.helpers import entry, run_in_process, tracking_rows, write_project
+from tests.test_release_contract import documented_fields, keys
 
 Conn = psycopg.Connection[tuple[object, ...]]
 ENV = {k: v for k, v in os.environ.items()
@@ -141,6 +142,7 @@ def test_no_drift_exits_0_and_hand_changes_are_added_removed_changed_with_exit_1
     assert document["ok"] is False and document["schemas"] == ["app", "public"]
     assert document["counts"] == {"added": 2, "removed": 1, "changed": 1}
     assert document["against"] == "s.snapshot" and "***" not in document["database"]
+    assert keys(document) <= documented_fields("`drift`")
     [default] = [d for d in document["differences"] if d["change"] == "changed"]
     assert (default["expected"], default["found"]) == ("text not null default 'unnamed'::text",
                                                         "text not null default 'nameless'::text")

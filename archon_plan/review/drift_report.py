@@ -19,16 +19,18 @@ CHANGES = {LEFT_BEHIND: "added", MISSING: "removed", CHANGED: "changed"}
 Where = Mapping[str, tuple[str | None, str | None]]  # target name -> (redacted database, schema)
 
 
+def _cut(text: str | None, limit: int | None = DEFINITION_LIMIT, empty: str = "") -> str:
+    text = text or empty
+    return text if limit is None or len(text) <= limit else text[:limit] + "..."
+
+
 def message(difference: Difference, limit: int | None = None) -> str:
     """One line: `column public.t.c: changed: expected integer, found bigint`."""
-    def cut(text: str | None) -> str:
-        text = text or "(nothing)"
-        return text if limit is None or len(text) <= limit else text[:limit] + "..."
-
     subject, change = f"{difference.kind} {difference.name}", CHANGES[difference.change]
+    before, after = (_cut(text, limit, "(nothing)") for text in (difference.before, difference.after))
     if difference.change == CHANGED:
-        return f"{subject}: changed: expected {cut(difference.before)}, found {cut(difference.after)}"
-    return f"{subject}: {change}: {cut(difference.after if change == 'added' else difference.before)}"
+        return f"{subject}: changed: expected {before}, found {after}"
+    return f"{subject}: {change}: {after if change == 'added' else before}"
 
 
 def counts(drift: Drift) -> dict[str, int]:
@@ -70,7 +72,7 @@ def drift_json(drift: Drift, where: str) -> str:
 def drift_markdown(drift: Drift, where: str) -> str:
     lines = ["### Schema drift", "", markdown_cell(_summary(drift, f"`{where}`"))]
     if drift.differences:
-        rows = [(CHANGES[d.change], d.kind, f"`{d.name}`", d.before or "", d.after or "")
+        rows = [(CHANGES[d.change], d.kind, f"`{d.name}`", _cut(d.before), _cut(d.after))
                 for d in drift.differences]
         lines += ["", *markdown_table(("change", "kind", "name", "expected", "found"), rows)]
     return "\n".join(lines)
