@@ -215,3 +215,17 @@ def test_check_snapshot_passes_on_a_fresh_snapshot_and_catches_a_stale_one(
         ("added", "public.notes.tags")]
     assert "the snapshot is stale" in stale.stderr and "snapshot --from-migrations" in stale.stderr
     assert cli(root, "check").returncode == 0  # without --snapshot: no database, no scratch server
+
+
+def test_grants_and_revokes_by_hand_are_changes_of_the_object(
+    tmp_path: Path, database_url: str, db: Conn
+) -> None:
+    root = applied(tmp_path, database_url)
+    assert cli(root, "snapshot", "--database-url", database_url, "--output", "s.snapshot").returncode == 0
+    db.execute("GRANT SELECT ON public.notes TO pg_read_all_data; "
+               "REVOKE EXECUTE ON FUNCTION app.item_count() FROM PUBLIC")
+    done = cli(root, "drift", "--database-url", database_url, "--snapshot", "s.snapshot", "--format", "json")
+    assert done.returncode == 11
+    found = {d["name"]: d["found"] for d in json.loads(done.stdout)["differences"]}
+    assert found["public.notes"] == "grants pg_read_all_data select"
+    assert "; language sql; revokes public execute; definition md5 " in found["app.item_count()"]
