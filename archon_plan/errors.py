@@ -22,6 +22,7 @@ class ExitCode(IntEnum):
     NOT_UP_TO_DATE = 8
     LINT_WARNINGS = 9  # check --strict found warnings only
     REHEARSAL_FAILED = 10  # some rollback does not restore the schema (rehearse)
+    DRIFT = 11  # the schema differs from the snapshot or the migrations (drift, check --snapshot)
     INTERRUPTED = 130  # SIGINT (Ctrl-C): 128 + 2
     TERMINATED = 143  # SIGTERM (docker stop, Kubernetes, a cancelled CI job): 128 + 15
 
@@ -131,6 +132,17 @@ class RefusedError(ArchonPlanError):
 
 class DriftError(RefusedError):
     """Applied migrations whose files changed since they were recorded."""
+
+
+class SchemaDriftError(ArchonPlanError):
+    """The schema of a database differs from what it should be: objects added, removed or
+    changed by hand (drift), or a snapshot file the migrations no longer build (check)."""
+
+    exit_code = ExitCode.DRIFT
+
+    def __init__(self, subject: str, against: str, count: int, hint: str | None = None) -> None:
+        self.subject, self.against, self.count = subject, against, count
+        super().__init__(f"{subject} differs from {against} in {count} schema object(s)", hint)
 
 
 class ScaffoldError(ArchonPlanError):

@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING
 from .. import __version__
 from ..core.model import Actor
 from ..errors import ArchonPlanError, ExitCode, Terminated
-from . import adopt, fleet
+from . import adopt, drift, fleet
 from .options import add_global_options, non_negative_int, positive
 
 if TYPE_CHECKING:
     from .commands import Context
 
 # review.VERBS, spelled here so that parsing need not import review.py
-REVIEW_VERBS = ("check", "diff", "schema", "rehearse")
+REVIEW_VERBS = ("check", "diff", "schema", "rehearse", "snapshot", "drift")
 FORMATS_SHOW = ("text", "json", "mermaid", "dot", "markdown")
 FORMATS_DIFF = ("text", "json", "markdown")
 FORMATS_STATUS = ("text", "json")
@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 ok, 3 migration failed, 4 invalid manifest or plan, "
         "5 refused for safety, 6 database unreachable, 7 lock timeout, "
         "8 not up to date (status --check), 9 lint warnings (check --strict), "
-        "10 a rollback does not restore the schema (rehearse), 130 interrupted.",
+        "10 a rollback does not restore the schema (rehearse), 11 the schema differs (drift, "
+        "check --snapshot), 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"archon-plan {__version__}")
     add_global_options(parser, defaults=True)
@@ -135,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="SQL run first on each scratch database: roles, schemas, extensions")
 
     fleet.add_parser(add, positive(int))
+    drift.add_parser(add, check)
     adopt.add_parser(add)
 
     init = add("init", help="write migrations.toml for an existing folder")
@@ -198,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         if args.command == "fleet":
-            return fleet.run(context, args)
+            return int(fleet.run(context, args))
         if adopt.handles(args):
             return adopt.run(context, args)
         if args.command in REVIEW_VERBS:

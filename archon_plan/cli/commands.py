@@ -97,7 +97,7 @@ def connected(context: Context, settings: Settings, root: Path) -> Iterator[tupl
     from ..db import connection
 
     target = _target_database(context, root)
-    context.secrets = target.secrets
+    context.secrets = (*context.secrets, *target.secrets)
     conn = connection.connect(target)
     try:
         with connection.database_errors(target):

@@ -1,4 +1,4 @@
-"""`archon-plan fleet status|apply|revert`: one plan on every target of fleet.toml."""
+"""`archon-plan fleet status|apply|revert|drift`: one plan on every target of fleet.toml."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 from ..core import graph, planning
 from ..core.model import Direction, Plan, Settings, State, Step
 from ..errors import ExitCode, ManifestError, Problem, RefusedError
+from .drift import scratch_options
 
 if TYPE_CHECKING:
     from ..core.fleet import Fleet, TargetSpec
-    from ..db.fleet import Job, Result
+    from ..db.fleet import Job, Member, Result
     from ..db.state import Selector
     from .commands import Context
 
@@ -27,7 +28,8 @@ BEHIND = (State.PENDING, State.MODIFIED, State.FAILED)
 
 def add_parser(add: Callable[..., argparse.ArgumentParser], positive: Callable[[str], float]) -> None:
     """The fleet verbs, under `archon-plan fleet`."""
-    fleet = add("fleet", help="status, apply or revert every database and tenant schema of fleet.toml",
+    fleet = add("fleet", help="status, apply, revert or drift on every database and tenant schema of "
+                "fleet.toml",
                 description="One plan on many targets: the databases and tenant schemas that "
                 "fleet.toml lists (docs/fleet.md). Each target gets exactly what `apply`, `revert` "
                 "or `status` does on one database.")
@@ -55,27 +57,26 @@ def add_parser(add: Callable[..., argparse.ArgumentParser], positive: Callable[[
     which.add_argument("--to", metavar="NAME", help="revert everything applied after NAME")
     which.add_argument("--last", type=positive, metavar="N", help="revert the last N applied")
     revert.add_argument("--cascade", action="store_true", help="also revert applied dependents")
+    drift = verbs.add_parser("drift", parents=[choose], help="each target's schema against a snapshot or its "
+                             "migrations; exit 11 when any differs")
+    drift.add_argument("--snapshot", type=Path, metavar="FILE",
+                       help="the expected schema (a tenant's: `snapshot --tenant`); default: each target's "
+                       "applied migrations, built on a scratch database")
+    scratch_options(drift)
 
 
 def run(context: Context, args: argparse.Namespace) -> int:
-    from ..core.fleet import OnError, duplicate_names, parse_shard, select
+    from ..core.fleet import OnError
     from ..db import fleet as runner
-    from ..project.fleet import DEFAULT_FLEET_FILE, load_fleet
     from . import fleet_render as render
-    from .commands import load
 
-    loaded, built = load(context)
-    fleet = load_fleet(args.fleet or loaded.root / DEFAULT_FLEET_FILE)
-    shard = parse_shard(args.shard) if args.shard else None
-    projects = _Projects(context, loaded.settings, built)
+    if args.fleet_command == "drift":
+        from .drift import fleet_drift
+
+        return fleet_drift(context, args)
+    fleet, projects = load_targets(context, args)
     job = _job(context, args, projects, fleet)  # the fleet's SQL is checked before any target is touched
-    everyone = runner.members(fleet.targets, context.env, projects.of)
-    duplicates = duplicate_names([m.target for m in everyone])
-    if duplicates:
-        raise RefusedError(f"{fleet.path}: more than one target is named {duplicates[0]}",
-                           "target names, and so the schemas a query yields, must be unique")
-    names = {t.name for t in select([m.target for m in everyone], args.only, shard, args.target)}
-    chosen = [m for m in everyone if m.target.name in names]
+    chosen = choose(context, args, fleet, projects)
     settings = replace(fleet.settings, on_error=OnError.CONTINUE)  # status reads every target
     if args.fleet_command != "status":
         settings = replace(settings, parallel=int(args.parallel or settings.parallel),
@@ -86,15 +87,44 @@ def run(context: Context, args: argparse.Namespace) -> int:
     fleet_run = runner.FleetRun(settings.parallel, settings.on_error, progress,
                                 lambda text: print(f"NOTICE: {text}", file=sys.stderr), context.actor)
     results = fleet_run.run(chosen, job, 0 if args.fleet_command == "status" else settings.canary)
-    where = {m.target.name: (m.database.redacted if m.database else None, m.target.schema) for m in chosen}
     if args.fleet_command == "status":
-        print(render.status_json(results, where, fleet.path) if args.format == "json"
+        print(render.status_json(results, where(chosen), fleet.path) if args.format == "json"
               else render.status_text(results))
         return _status_code(results, args.check)
     code = runner.exit_code(results, fleet_run.interrupt)
-    print(render.run_json(args.fleet_command, results, where, fleet.path, dry_run, code)
+    print(render.run_json(args.fleet_command, results, where(chosen), fleet.path, dry_run, code)
           if args.format == "json" else render.run_text(args.fleet_command, results, dry_run))
     return int(code)
+
+
+def load_targets(context: Context, args: argparse.Namespace) -> tuple[Fleet, _Projects]:
+    """The fleet file and the manifests of its targets."""
+    from ..project.fleet import DEFAULT_FLEET_FILE, load_fleet
+    from .commands import load
+
+    loaded, built = load(context)
+    return (load_fleet(args.fleet or loaded.root / DEFAULT_FLEET_FILE),
+            _Projects(context, loaded.settings, built))
+
+
+def choose(context: Context, args: argparse.Namespace, fleet: Fleet, projects: _Projects) -> list[Member]:
+    """The targets --only, --shard and --target choose, tenants listed; in fleet order."""
+    from ..core.fleet import duplicate_names, parse_shard, select
+    from ..db import fleet as runner
+
+    shard = parse_shard(args.shard) if args.shard else None
+    everyone = runner.members(fleet.targets, context.env, projects.of)
+    duplicates = duplicate_names([m.target for m in everyone])
+    if duplicates:
+        raise RefusedError(f"{fleet.path}: more than one target is named {duplicates[0]}",
+                           "target names, and so the schemas a query yields, must be unique")
+    names = {t.name for t in select([m.target for m in everyone], args.only, shard, args.target)}
+    return [m for m in everyone if m.target.name in names]
+
+
+def where(chosen: Sequence[Member]) -> dict[str, tuple[str | None, str | None]]:
+    """Each target's database (password redacted) and tenant schema, for the JSON documents."""
+    return {m.target.name: (m.database.redacted if m.database else None, m.target.schema) for m in chosen}
 
 
 def _status_code(results: Sequence[Result], check: bool) -> int:

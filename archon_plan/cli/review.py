@@ -7,24 +7,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core import diff
-from ..core.model import Migration, SqlFile, Step
-from ..errors import ArchonPlanError, ExitCode, LintError, Location, ManifestError, Problem, UsageError
+from ..core.model import Migration
+from ..errors import ArchonPlanError, ExitCode, LintError, Location, ManifestError, Problem
 from ..project import cache, loader, revision
 from ..review import diff_report
 from ..sql.rules import Severity
-from .commands import Context, PrintReporter, load
+from . import drift, scratch
+from .commands import Context, load
 
 if TYPE_CHECKING:  # rehearse, and psycopg with the connection, are imported where they are used
-    from ..db.connection import Connection
-    from ..db.target import Target
     from ..review.rehearse import Outcome
     from ..sql.lint import Finding
 
@@ -53,11 +50,18 @@ def check(context: Context, args: argparse.Namespace) -> int:
         if document is not None:  # a machine reading stdout gets a document, not nothing
             print(document)
         raise ManifestError([*problems, *map(_as_problem, errors)])
-    print(lint_report.render(result, str(context.manifest_path), len(built.order), args.format))
+    report = lint_report.render(result, str(context.manifest_path), len(built.order), args.format)
+    stale = None
+    if args.snapshot is not None and not errors:  # only a project that lints can be built
+        report, stale = drift.with_snapshot(context, args, report)
+    print(report)
     if errors:  # the report above has them all; the error line names the first
         first, more = _as_problem(errors[0]), len(errors) - 1
         tail = f" (and {more} more error(s) in the report)" if more else ""
         raise LintError(f"{first.where}: {first.message}{tail}", first.hint)
+    if stale is not None and stale.differences:
+        raise stale.error("what the migrations build", f"the snapshot is stale: write it again with "
+                          f"`archon-plan snapshot --from-migrations --output {args.snapshot}`")
     strict = args.strict and result.count(Severity.WARNING)
     return ExitCode.LINT_WARNINGS if strict else ExitCode.OK
 
@@ -115,14 +119,11 @@ def schema(context: Context, args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-class RehearseReporter(PrintReporter):
+class RehearseReporter(scratch.QuietReporter):
     """A rehearsal's progress: one outcome per migration; its applies and reverts stay quiet."""
 
     def __init__(self, text: bool) -> None:
         self.text = text
-
-    def step_finished(self, step: Step, seconds: float) -> None:
-        pass
 
     def rehearsed(self, outcome: Outcome) -> None:
         from ..review.rehearse_report import outcome_text
@@ -134,8 +135,7 @@ class RehearseReporter(PrintReporter):
 def rehearse_rollbacks(context: Context, args: argparse.Namespace) -> int:
     """Never on the configured database: --database-url names the server that holds the scratch
     databases, and the environment's database variables are not read."""
-    from ..db import embedded
-    from ..db.target import redact, resolve_target
+    from ..db.target import redact
     from ..review import rehearse, rehearse_report  # only here: psycopg, catalog reading
 
     try:
@@ -143,49 +143,22 @@ def rehearse_rollbacks(context: Context, args: argparse.Namespace) -> int:
         base = None
         if args.changed_since is not None:
             base = {m.key for m in revision.load_base(context.manifest_path, args.changed_since).migrations}
-        setup = _setup_file(args.setup)
-        given = resolve_target(context.database_url, {})
-        with embedded.throwaway_server() if given is None else nullcontext(given) as server:
-            context.secrets = server.secrets
-            result = rehearse.rehearse(lambda: _scratch(server), loaded.settings, built,
+        setup = scratch.read_file(args.setup, "--setup")
+        with scratch.server(context, context.database_url, "--database-url") as server:
+            result = rehearse.rehearse(scratch.opener(server, "rehearsing"), loaded.settings, built,
                                        RehearseReporter(args.format == "text"), base, context.actor, setup)
     except ArchonPlanError as exc:
         if args.format == "json":  # a tool reading stdout gets a document, with the error in it
             print(redact(rehearse_report.stopped_json(exc, None), context.secrets))
         raise
     if args.format == "json":
-        print(rehearse_report.rehearsal_json(result, server.source if given is None else server.redacted))
+        shown = server.source if context.database_url is None else server.redacted
+        print(rehearse_report.rehearsal_json(result, shown))
     else:
         print(rehearse_report.summary_text(result))
     return ExitCode.OK if result.ok else ExitCode.REHEARSAL_FAILED
 
 
-def _setup_file(path: Path | None) -> SqlFile | None:
-    """--setup FILE, read as migrations are (regular file, UTF-8, size limit)."""
-    if path is None:
-        return None
-    from ..project import files
-
-    try:
-        return files.read_sql(str(path.absolute().parent), path.name)
-    except files.UnusableFile as exc:
-        raise UsageError(f"--setup: {exc.message}", exc.hint) from None
-
-
-@contextmanager
-def _scratch(server: Target) -> Iterator[Connection]:
-    from ..db import connection
-
-    with connection.scratch_database(server) as scratch:
-        print(f"archon-plan: rehearsing in {scratch.source} on {server.redacted}, dropped afterwards",
-              file=sys.stderr)
-        conn = connection.connect(scratch)
-        try:
-            with connection.database_errors(scratch):
-                yield conn
-        finally:
-            conn.close()
-
-
 # app.REVIEW_VERBS routes these here (tests/test_layering.py keeps the two in step).
-HANDLERS = {"check": check, "diff": diff_base, "schema": schema, "rehearse": rehearse_rollbacks}
+HANDLERS = {"check": check, "diff": diff_base, "schema": schema, "rehearse": rehearse_rollbacks,
+            "snapshot": drift.snapshot, "drift": drift.drift}

@@ -101,6 +101,12 @@ def server_version(conn: Connection) -> str:
     return str(row[0]) if row else "?"
 
 
+def server_major(conn: Connection) -> int:
+    """PostgreSQL's major version, e.g. 15: what the server's own wording of a definition depends on."""
+    row = conn.execute("SHOW server_version_num").fetchone()
+    return int(str(row[0])) // 10000 if row else 0
+
+
 def run_script(conn: Connection, script: SqlFile, what: str) -> None:
     """Run a SQL file as psql -1 would: all of it in one transaction, or none; an error names
     its place in the file."""

@@ -90,15 +90,17 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     return text
 
 
-def resolve_target(database_url: str | None, env: Mapping[str, str]) -> Target | None:
-    """The configured database in order of precedence, or None when nothing is configured.
+def resolve_target(database_url: str | None, env: Mapping[str, str],
+                   flag: str = "--database-url") -> Target | None:
+    """The configured database in order of precedence, or None when nothing is configured;
+    `flag` names the option database_url comes from.
 
     A variable set but empty is an error, never a reason to look further: in CI a secret
     that is not defined expands to an empty string, and the run must not go elsewhere."""
     if database_url is not None:
         if not database_url.strip():
-            raise DatabaseError("--database-url is empty", "give the URL, or leave the option out")
-        return _checked(database_url, "--database-url", env)
+            raise DatabaseError(f"{flag} is empty", "give the URL, or leave the option out")
+        return _checked(database_url, flag, env)
     empty = [name for name in DATABASE_VARIABLES if name in env and not env[name].strip()]
     if empty:
         raise DatabaseError(f"{', '.join(empty)} {'is' if len(empty) == 1 else 'are'} set but empty",

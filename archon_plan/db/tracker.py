@@ -17,11 +17,16 @@ from psycopg import sql
 from ..core.durations import duration_is_off
 from ..core.model import AppliedRow, Migration, Settings
 from ..errors import LockTimeoutError, RefusedError
-from .events import Values, event_insert, events_identifier, exists
+from .events import Values, event_insert, events_identifier, events_table_name, exists
 
 
 def _table(settings: Settings) -> sql.Identifier:
     return sql.Identifier(settings.tracking_schema, settings.tracking_table)
+
+
+def own_tables(settings: Settings) -> list[tuple[str, str]]:
+    """(schema, table) of the tracking and events tables: archon-plan's, not the migrations' schema."""
+    return [(settings.tracking_schema, t) for t in (settings.tracking_table, events_table_name(settings))]
 
 
 def ensure_table(conn: psycopg.Connection[tuple[object, ...]], settings: Settings) -> None:

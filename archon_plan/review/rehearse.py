@@ -21,7 +21,7 @@ from ..core.model import (
     State,
     Step,
 )
-from ..db import connection, events, executor, run, state, tracker
+from ..db import connection, executor, run, state, tracker
 from ..db.connection import Connection
 from ..errors import MigrationFailedError, RefusedError
 from . import catalog
@@ -69,19 +69,18 @@ class Reporter(run.Reporter, Protocol):
 
 
 @dataclass(frozen=True)
-class _Scratch:
+class Scratch:
     """One scratch database and what every step on it needs."""
 
     conn: Connection
     settings: Settings
     graph: MigrationGraph
-    reporter: Reporter
+    reporter: run.Reporter
     actor: Actor
 
-    def snapshot(self) -> catalog.Snapshot:
+    def snapshot(self, schemas: Collection[str] | None = None, home: str | None = None) -> catalog.Snapshot:
         # archon-plan's own tables change on every step; they are not the migrations' schema.
-        tables = (self.settings.tracking_table, events.events_table_name(self.settings))
-        return catalog.snapshot(self.conn, [(self.settings.tracking_schema, t) for t in tables])
+        return catalog.snapshot(self.conn, tracker.own_tables(self.settings), schemas, home)
 
     def apply(self, migration: Migration) -> tuple[Migration, ...]:
         plan = executor.apply(self.conn, self.settings, self.graph, self.reporter, migration, self.actor)
@@ -119,10 +118,8 @@ def rehearse(
     while pending:
         with open_scratch() as conn:
             version = connection.server_version(conn)
-            if setup is not None:
-                connection.run_script(conn, setup, "the --setup file")
-            scratch = _Scratch(conn, settings, graph, reporter, actor)
-            _prepare(scratch, [o.migration for o in outcomes])
+            scratch = prepare(Scratch(conn, settings, graph, reporter, actor), setup,
+                              [o.migration for o in outcomes])
             while pending:
                 migration = pending.pop(0)
                 in_base = migration.key in keys
@@ -135,8 +132,11 @@ def rehearse(
     return Rehearsal(tuple(outcomes), version)
 
 
-def _prepare(scratch: _Scratch, done: Sequence[Migration]) -> None:
-    """Check the database is a scratch one, then bring it to where the rehearsal stands."""
+def prepare(scratch: Scratch, setup: SqlFile | None, done: Sequence[Migration] = ()) -> Scratch:
+    """Run `setup`, check the database is a scratch one, then apply `done` (where a rehearsal
+    stands)."""
+    if setup is not None:
+        connection.run_script(scratch.conn, setup, "the --setup file")
     statuses = state.read_state(scratch.conn, scratch.settings, scratch.graph)
     applied = [s.label for s in statuses if s.state is not State.PENDING]
     if applied:
@@ -149,9 +149,10 @@ def _prepare(scratch: _Scratch, done: Sequence[Migration]) -> None:
         scratch.reporter.notice(f"rebuilding a fresh scratch database: applying {len(done)} migration(s)")
     for migration in done:
         scratch.apply(migration)
+    return scratch
 
 
-def _base(scratch: _Scratch, migration: Migration, base: Collection[Key]) -> Outcome:
+def _base(scratch: Scratch, migration: Migration, base: Collection[Key]) -> Outcome:
     ran = scratch.apply(migration)
     new = [m.label for m in ran if m.key not in base]
     if new:
@@ -160,7 +161,7 @@ def _base(scratch: _Scratch, migration: Migration, base: Collection[Key]) -> Out
     return Outcome(migration, Verdict.BASE)
 
 
-def _one(scratch: _Scratch, migration: Migration) -> Outcome:
+def _one(scratch: Scratch, migration: Migration) -> Outcome:
     """Apply, revert, compare with the schema before; apply again when it was restored."""
     if migration.irreversible or migration.rollback is None:
         scratch.apply(migration)

@@ -223,3 +223,20 @@ def not_undone(forward: str, rollback: str, own_tables: Sequence[Name] = ()) -> 
     owned = [Ref("table", name) for name in own_tables]
     replay.entries = [e for e in replay.entries if not any(_dropped_with(e, own, False) for own in owned)]
     return replay.left_over()
+
+
+def written_schemas(text: str) -> set[str]:
+    """The schemas a file's statements create, change or drop objects in, as qualified names
+    write them (an unqualified name is the search path's); none when the file does not parse."""
+    try:
+        statements = parse.split_statements(text)
+    except parse.SqlSyntaxError:
+        return set()
+    found: set[str] = set()
+    for statement in statements:
+        for effect in effects(statement):
+            for ref in (effect.old, effect.new) if isinstance(effect, Rename) else (effect.ref,):
+                schema = ref.name[1] if ref.kind == "schema" else ref.schema
+                if schema:
+                    found.add(schema)
+    return found
