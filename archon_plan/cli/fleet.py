@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 # Parsing imports this module: what the verbs need loads in them, as commands.py does.
 from ..core import graph, planning
@@ -17,9 +17,10 @@ from ..errors import ExitCode, ManifestError, Problem, RefusedError
 
 if TYPE_CHECKING:
     from ..core.fleet import Fleet, TargetSpec
-    from ..db.fleet import Job, Result
+    from ..db.fleet import Job, Member, Result
     from ..db.state import Selector
     from .commands import Context
+    from .fleet_render import Where
 
 FORMATS = ("text", "json")
 BEHIND = (State.PENDING, State.MODIFIED, State.FAILED)
@@ -58,22 +59,14 @@ def add_parser(add: Callable[..., argparse.ArgumentParser], positive: Callable[[
 
 
 def run(context: Context, args: argparse.Namespace) -> int:
-    from ..core.fleet import OnError, duplicate_names, parse_shard, select
+    from ..core.fleet import OnError, parse_shard, select
     from ..db import fleet as runner
-    from ..project.fleet import DEFAULT_FLEET_FILE, load_fleet
     from . import fleet_render as render
-    from .commands import load
 
-    loaded, built = load(context)
-    fleet = load_fleet(args.fleet or loaded.root / DEFAULT_FLEET_FILE)
+    fleet, projects = _fleet(context, args.fleet)
     shard = parse_shard(args.shard) if args.shard else None
-    projects = _Projects(context, loaded.settings, built)
     job = _job(context, args, projects, fleet)  # the fleet's SQL is checked before any target is touched
-    everyone = runner.members(fleet.targets, context.env, projects.of)
-    duplicates = duplicate_names([m.target for m in everyone])
-    if duplicates:
-        raise RefusedError(f"{fleet.path}: more than one target is named {duplicates[0]}",
-                           "target names, and so the schemas a query yields, must be unique")
+    everyone = _members(context, fleet, projects)
     names = {t.name for t in select([m.target for m in everyone], args.only, shard, args.target)}
     chosen = [m for m in everyone if m.target.name in names]
     settings = replace(fleet.settings, on_error=OnError.CONTINUE)  # status reads every target
@@ -86,7 +79,7 @@ def run(context: Context, args: argparse.Namespace) -> int:
     fleet_run = runner.FleetRun(settings.parallel, settings.on_error, progress,
                                 lambda text: print(f"NOTICE: {text}", file=sys.stderr), context.actor)
     results = fleet_run.run(chosen, job, 0 if args.fleet_command == "status" else settings.canary)
-    where = {m.target.name: (m.database.redacted if m.database else None, m.target.schema) for m in chosen}
+    where = _where(chosen)
     if args.fleet_command == "status":
         print(render.status_json(results, where, fleet.path) if args.format == "json"
               else render.status_text(results))
@@ -95,6 +88,47 @@ def run(context: Context, args: argparse.Namespace) -> int:
     print(render.run_json(args.fleet_command, results, where, fleet.path, dry_run, code)
           if args.format == "json" else render.run_text(args.fleet_command, results, dry_run))
     return int(code)
+
+
+def status_document(context: Context, fleet_file: Path | None) -> dict[str, Any]:
+    """`fleet status --format json` of every target, read as `fleet status` reads them: what
+    `serve --fleet` shows at /api/fleet."""
+    from ..core.fleet import OnError
+    from ..db import fleet as runner
+    from . import fleet_render as render
+
+    fleet, projects = _fleet(context, fleet_file)
+    chosen = _members(context, fleet, projects)
+    fleet_run = runner.FleetRun(fleet.settings.parallel, OnError.CONTINUE, lambda _: None,
+                                lambda text: print(f"NOTICE: {text}", file=sys.stderr), context.actor)
+    return render.status_document(fleet_run.run(chosen, runner.read_job), _where(chosen), fleet.path)
+
+
+def _fleet(context: Context, fleet_file: Path | None) -> tuple[Fleet, _Projects]:
+    """The fleet file (by default fleet.toml beside the manifest) and the targets' projects."""
+    from ..project.fleet import DEFAULT_FLEET_FILE, load_fleet
+    from .commands import load
+
+    loaded, built = load(context)
+    fleet = load_fleet(fleet_file or loaded.root / DEFAULT_FLEET_FILE)
+    return fleet, _Projects(context, loaded.settings, built)
+
+
+def _members(context: Context, fleet: Fleet, projects: _Projects) -> list[Member]:
+    """Every target, tenants listed; two with one name are refused."""
+    from ..core.fleet import duplicate_names
+    from ..db import fleet as runner
+
+    everyone = runner.members(fleet.targets, context.env, projects.of)
+    duplicates = duplicate_names([m.target for m in everyone])
+    if duplicates:
+        raise RefusedError(f"{fleet.path}: more than one target is named {duplicates[0]}",
+                           "target names, and so the schemas a query yields, must be unique")
+    return everyone
+
+
+def _where(chosen: Sequence[Member]) -> Where:
+    return {m.target.name: (m.database.redacted if m.database else None, m.target.schema) for m in chosen}
 
 
 def _status_code(results: Sequence[Result], check: bool) -> int:
