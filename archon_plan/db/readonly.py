@@ -12,7 +12,7 @@ from psycopg import sql
 
 from ..core.model import EventKind, Settings
 from .connection import Connection
-from .events import events_identifier, exists
+from .events import events_identifier, events_table_name, exists
 
 Key = tuple[str, str]  # (version, NNN_name), as Migration.key
 
@@ -58,8 +58,9 @@ def hidden_tables(conn: Connection, settings: Settings) -> list[str]:
     """Our tables whose rows row level security hides from this role: on (archon-plan turns it
     on, with no policy), and no policy lets the role read. Such a viewer would see every
     migration as pending."""
-    tables = (sql.Identifier(settings.tracking_schema, settings.tracking_table), events_identifier(settings))
-    names = [table.as_string(conn) for table in tables]
+    tables = {settings.qualified_table: sql.Identifier(settings.tracking_schema, settings.tracking_table),
+              f"{settings.tracking_schema}.{events_table_name(settings)}": events_identifier(settings)}
+    names = [table.as_string(conn) for table in tables.values()]
     rows = conn.execute("""SELECT t.name FROM unnest(%s::text[]) WITH ORDINALITY AS t(name, n)
         WHERE to_regclass(t.name) IS NOT NULL AND row_security_active(to_regclass(t.name))
           AND NOT EXISTS (SELECT FROM pg_catalog.pg_policy AS p
@@ -68,4 +69,5 @@ def hidden_tables(conn: Connection, settings: Settings) -> list[str]:
                                 SELECT FROM unnest(p.polroles) AS r(oid)
                                 WHERE pg_catalog.pg_has_role(current_user, r.oid, 'USAGE'))))
         ORDER BY t.n""", (names,)).fetchall()
-    return [str(name) for name, in rows]
+    shown = dict(zip(names, tables, strict=True))
+    return [shown[str(name)] for name, in rows]

@@ -82,24 +82,30 @@ def collect(conn: Connection, settings: Settings, graph: MigrationGraph, target:
         failed = events.read_events(conn, settings, FAILURES_SHOWN, FAILURE_EVENTS)
         hidden = readonly.hidden_tables(conn, settings)
     secrets = target.secrets
+    failures = tuple(_failure(e, applies, secrets) for e in reversed(failed))
+    unresolved = {f.label: f.kind for f in reversed(failures) if not f.applied_since}
     return Dashboard(
         database=target.redacted, manifest=manifest, read_at=read_at, graph=graph,
-        lines=tuple(_line(graph, s, applies) for s in statuses),
+        lines=tuple(_line(graph, s, applies, unresolved.get(s.label)) for s in statuses),
         events=tuple({**e, "error": _clean(e["error"], secrets)} for e in history),
-        failures=tuple(_failure(e, applies, secrets) for e in reversed(failed)),
+        failures=failures,
         warnings=tuple(_hidden_warning(name) for name in hidden),
     )
 
 
 def _line(graph: MigrationGraph, status: MigrationStatus,
-          applies: Mapping[readonly.Key, readonly.LastApply]) -> MigrationLine:
+          applies: Mapping[readonly.Key, readonly.LastApply], failed: str | None) -> MigrationLine:
     migration = status.migration
     last = applies.get((status.version, status.stem))
+    note = status_note(status)
+    if not note and failed and status.state is State.PENDING:
+        what = "run was interrupted" if failed == EventKind.INTERRUPTED else f"{failed.split('-')[0]} failed"
+        note = f"its last {what}: see Failures"
     return MigrationLine(
         status=status,
         position=graph.position(migration) + 1 if migration else None,
         description=migration.description if migration else None,
-        note=status_note(status),
+        note=note,
         duration_ms=last.duration_ms if last and status.state is not State.PENDING else None,
     )
 
