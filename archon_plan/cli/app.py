@@ -17,7 +17,7 @@ from pathlib import Path
 from .. import __version__
 from ..core.model import Actor
 from ..errors import ArchonPlanError, ExitCode, Terminated
-from . import adopt, fleet
+from . import adopt, dashboard, fleet
 
 # review.VERBS, spelled here so that parsing need not import review.py
 REVIEW_VERBS = ("check", "diff", "schema", "rehearse")
@@ -126,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     fleet.add_parser(add, _positive(int))
     adopt.add_parser(add)
+    dashboard.add_parser(add)
 
     init = add("init", help="write migrations.toml for an existing folder")
     init.add_argument("folder", nargs="?", type=Path, default=Path("migrations"), metavar="DIR")
@@ -241,6 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return fleet.run(context, args)
         if adopt.handles(args):
             return adopt.run(context, args)
+        if dashboard.handles(args):
+            return dashboard.run(context, args)
         if args.command in REVIEW_VERBS:
             from . import review
 
