@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -149,3 +151,27 @@ def test_a_database_that_goes_away_answers_503_without_the_password(tmp_path: Pa
     assert page.status_code == 503 and "The database cannot be read" in page.text
     assert '<meta http-equiv="refresh" content="10">' in page.text  # and it keeps trying
     assert "hunter2-secret" not in answer.text + page.text
+
+
+def test_serve_without_its_extra_says_how_to_install_it(tmp_path: Path, database_url: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import archon_plan.web
+
+    manifest = failed_project(tmp_path, database_url)
+    for name in ["starlette", *(n for n in sys.modules if n.startswith("starlette."))]:
+        monkeypatch.setitem(sys.modules, name, None)  # as if `pip install archon-plan` alone
+    monkeypatch.delitem(sys.modules, "archon_plan.web.app", raising=False)
+    monkeypatch.delattr(archon_plan.web, "app", raising=False)
+    out = run_in_process(["--manifest", str(manifest), "serve", "--port", "0"], tmp_path,
+                         {"ARCHON_DATABASE_URL": database_url})
+    assert out.returncode == 4
+    assert "needs starlette" in out.stderr and "pip install 'archon-plan[serve]'" in out.stderr
+
+
+def test_serve_on_a_port_in_use_says_so_before_serving(tmp_path: Path, database_url: str) -> None:
+    manifest = failed_project(tmp_path, database_url)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        out = run_in_process(["--manifest", str(manifest), "serve", "--port", port], tmp_path,
+                             {"ARCHON_DATABASE_URL": database_url})
+    assert out.returncode == 4 and f"cannot listen on 127.0.0.1 port {port}" in out.stderr

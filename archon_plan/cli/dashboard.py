@@ -47,13 +47,19 @@ def add_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
     serve.add_argument("--port", type=_port, default=8080, help="port (default 8080; 0: any free port)")
     serve.add_argument("--fleet", type=Path, metavar="FILE",
                        help="also serve this fleet's status at /api/fleet")
-    serve.add_argument("--refresh", type=int, default=REFRESH_S, metavar="SECONDS",
+    serve.add_argument("--refresh", type=_seconds, default=REFRESH_S, metavar="SECONDS",
                        help=f"how often the page reloads itself (default {REFRESH_S}; 0: never)")
 
 
 def _port(text: str) -> int:
     if not text.isdigit() or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535)")
+    return int(text)
+
+
+def _seconds(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
     return int(text)
 
 
@@ -79,11 +85,13 @@ def serve(context: Context, args: argparse.Namespace) -> int:
     sock = web.listen(args.host, args.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    print(f"archon-plan: serving the dashboard of {database} at http://{shown}:{port}/ "
-          "(read-only; Ctrl-C stops)", file=sys.stderr, flush=True)
     gc.enable()  # entry() turned it off for short runs; a server runs for days
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C or SIGTERM, after uvicorn's graceful
-        web.serve(app, sock)  # shutdown: the way a server is stopped
+    # Ctrl-C or SIGTERM (after uvicorn's graceful shutdown, or before it started) is the way a
+    # server is stopped: exit 0.
+    with contextlib.suppress(KeyboardInterrupt):
+        print(f"archon-plan: serving the dashboard of {database} at http://{shown}:{port}/ "
+              "(read-only; Ctrl-C stops)", file=sys.stderr, flush=True)
+        web.serve(app, sock)
     return ExitCode.OK
 
 
@@ -91,13 +99,14 @@ def build_app(context: Context, host: str, fleet: Path | None,
               refresh_s: int | None) -> tuple[Starlette, str]:
     """The server's application and the database it shows (redacted), after every check that
     can fail before it listens: the token, the extra, the manifest, the database."""
-    token = _token(context, host)
     try:
         from ..web import app as web
     except ModuleNotFoundError as exc:
-        raise UsageError(f"archon-plan serve needs {exc.name}, which is not installed",
+        raise UsageError(f"archon-plan serve needs {(exc.name or '?').split('.')[0]}, which is not installed",
                          "pip install 'archon-plan[serve]'") from None
     from .commands import load, target_database
+
+    token = _token(context, host)
 
     loaded, _ = load(context)
     target = target_database(context, loaded.root)

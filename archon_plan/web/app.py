@@ -163,13 +163,14 @@ def authorized(header: str, token: str) -> bool:
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """The server's socket, bound before serving: a port in use is our error (exit 4), and
-    `--port 0` gets a free port that can be printed."""
+    """The server's socket, listening before uvicorn runs: a port in use is our error (exit 4),
+    `--port 0` gets a free port that can be printed, and a client that comes early waits."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        sock.listen(128)  # connections wait in the backlog until uvicorn accepts them
     except OSError as exc:
         sock.close()
         raise UsageError(f"cannot listen on {host} port {port}: {exc.strerror or exc}",
