@@ -12,7 +12,9 @@ import pytest
 from archon_plan.cli import main
 from tests.helpers import entry, write_project
 
-HEAVY = ("pydantic", "networkx", "pglast", "archon_plan.review")
+HEAVY = ("pydantic", "networkx", "pglast", "archon_plan.review", "archon_plan.web", "jinja2", "starlette",
+         "uvicorn")
+SERVER = ("starlette", "uvicorn", "archon_plan.web.app")
 
 
 def loaded_after(argv: list[str], cwd: Path, modules: tuple[str, ...]) -> tuple[str, list[str]]:
@@ -26,7 +28,7 @@ def loaded_after(argv: list[str], cwd: Path, modules: tuple[str, ...]) -> tuple[
     return exit_code, json.loads(found)
 
 
-def test_status_and_a_no_op_apply_import_no_pydantic_networkx_pglast_or_review(
+def test_status_and_a_no_op_apply_import_no_pydantic_networkx_pglast_review_or_web(
     tmp_path: Path, database_url: str
 ) -> None:
     files = {"migrations/0.1.0/001_t.sql": "CREATE TABLE t (id int);\n",
@@ -45,3 +47,11 @@ def test_help_and_version_import_no_database_driver(tmp_path: Path, argv: list[s
     out = subprocess.run([sys.executable, "-c", code, *argv], cwd=tmp_path, capture_output=True, text=True,
                          timeout=60, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_report_imports_no_web_server(tmp_path: Path, database_url: str) -> None:
+    """Starlette and uvicorn load in `serve` alone: `report` needs Jinja2, nothing more."""
+    manifest = write_project(tmp_path, {"migrations/0.1.0/001_t.sql": "CREATE TABLE t (id int);\n"},
+                             entry("0.1.0", "001_t", rollback=False))
+    argv = ["--manifest", str(manifest), "--database-url", database_url, "report"]
+    assert loaded_after(argv, tmp_path, (*SERVER, "jinja2")) == ("0", ["jinja2"])

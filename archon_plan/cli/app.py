@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from .. import __version__
 from ..core.model import Actor
 from ..errors import ArchonPlanError, ExitCode, Terminated
-from . import adopt, drift, fleet
+from . import adopt, dashboard, drift, fleet
 from .options import add_global_options, non_negative_int, positive
 
 if TYPE_CHECKING:
@@ -138,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     fleet.add_parser(add, positive(int))
     drift.add_parser(add, check)
     adopt.add_parser(add)
+    dashboard.add_parser(add)
 
     init = add("init", help="write migrations.toml for an existing folder")
     init.add_argument("folder", nargs="?", type=Path, default=Path("migrations"), metavar="DIR")
@@ -203,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(fleet.run(context, args))
         if adopt.handles(args):
             return adopt.run(context, args)
+        if dashboard.handles(args):
+            return dashboard.run(context, args)
         if args.command in REVIEW_VERBS:
             from . import review
 

@@ -92,11 +92,11 @@ def load(context: Context, path: Path | None = None) -> tuple[Manifest, graph.Mi
 
 
 @contextmanager
-def connected(context: Context, settings: Settings, root: Path) -> Iterator[tuple[
-        Connection, Target]]:
+def connected(context: Context, settings: Settings, root: Path, chosen: Target | None = None
+              ) -> Iterator[tuple[Connection, Target]]:
     from ..db import connection
 
-    target = _target_database(context, root)
+    target = chosen or target_database(context, root)
     context.secrets = (*context.secrets, *target.secrets)
     conn = connection.connect(target)
     try:
@@ -106,7 +106,7 @@ def connected(context: Context, settings: Settings, root: Path) -> Iterator[tupl
         conn.close()
 
 
-def _target_database(context: Context, root: Path) -> Target:
+def target_database(context: Context, root: Path) -> Target:
     """The configured database; the embedded one only when chosen, or on a laptop with
     nothing configured. Never silently in CI, where a missing secret must fail the deploy."""
     from ..db import embedded

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 # Parsing imports this module: what the verbs need loads in them, as commands.py does.
 from ..core import graph, planning
@@ -120,6 +120,21 @@ def choose(context: Context, args: argparse.Namespace, fleet: Fleet, projects: _
                            "target names, and so the schemas a query yields, must be unique")
     names = {t.name for t in select([m.target for m in everyone], args.only, shard, args.target)}
     return [m for m in everyone if m.target.name in names]
+
+
+def status_document(context: Context, fleet_file: Path | None) -> dict[str, Any]:
+    """`fleet status --format json` of every target, read as `fleet status` reads them: what
+    `serve --fleet` shows at /api/fleet."""
+    from ..core.fleet import OnError
+    from ..db import fleet as runner
+    from . import fleet_render as render
+
+    every = argparse.Namespace(fleet=fleet_file, only=None, shard=None, target=[])
+    fleet, projects = load_targets(context, every)
+    chosen = choose(context, every, fleet, projects)
+    fleet_run = runner.FleetRun(fleet.settings.parallel, OnError.CONTINUE, lambda _: None,
+                                lambda text: print(f"NOTICE: {text}", file=sys.stderr), context.actor)
+    return render.status_document(fleet_run.run(chosen, runner.read_job), where(chosen), fleet.path)
 
 
 def where(chosen: Sequence[Member]) -> dict[str, tuple[str | None, str | None]]:

@@ -124,12 +124,16 @@ def status_text(results: Sequence[Result]) -> str:
 
 
 def status_json(results: Sequence[Result], where: Where, fleet: Path) -> str:
+    return json.dumps(status_document(results, where, fleet), indent=2)
+
+
+def status_document(results: Sequence[Result], where: Where, fleet: Path) -> dict[str, Any]:
+    """`fleet status --format json`, also served as /api/fleet."""
     items = [{**_identity(r, where), "exit_code": r.exit_code, "error": r.error,
               "counts": counts(r) if r.ok else None, "last_applied": last_applied(r)} for r in results]
     totals: dict[str, int] = {}
     for r in results:
         for key, value in (counts(r) if r.ok else {}).items():
             totals[key] = totals.get(key, 0) + value
-    document = {"schema_version": SCHEMA_VERSION, "command": "fleet status", "fleet": str(fleet),
-                "totals": totals, "targets": items}
-    return json.dumps(document, indent=2)
+    return {"schema_version": SCHEMA_VERSION, "command": "fleet status", "fleet": str(fleet),
+            "totals": totals, "targets": items}

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..core.graph import MigrationGraph
 from ..core.model import Migration, MigrationStatus, Plan, State
-from ..core.text import SCHEMA_VERSION, table
+from ..core.text import SCHEMA_VERSION, status_note, table
 
 
 def migration_dict(graph: MigrationGraph, migration: Migration) -> dict[str, Any]:
@@ -83,19 +83,10 @@ def counts(statuses: Sequence[MigrationStatus]) -> dict[str, int]:
     return found
 
 
-STATE_NOTES = {
-    State.APPLIED_UNKNOWN_CHECKSUM: "recorded without a checksum",
-    State.MODIFIED: "file changed since it was applied",
-    State.UNKNOWN: "in the database, not in the manifest",
-}
-
-
 def _note(s: MigrationStatus, deferred: Mapping[tuple[str, str], str]) -> str:
     if s.migration is not None and s.migration.key in deferred:
         return f"deferred: {deferred[s.migration.key]}"
-    if s.state is State.FAILED:
-        return f"{s.failure.describe()}; repair --retry {s.label}" if s.failure else ""
-    return STATE_NOTES.get(s.state, "sorts before applied ones" if s.out_of_order else "")
+    return status_note(s)
 
 
 def status_text(statuses: Sequence[MigrationStatus], database: str,
@@ -114,6 +105,12 @@ def status_text(statuses: Sequence[MigrationStatus], database: str,
 
 def status_json(statuses: Sequence[MigrationStatus], database: str,
                 deferred: Mapping[tuple[str, str], str] | None = None) -> str:
+    return json.dumps(status_document(statuses, database, deferred), indent=2)
+
+
+def status_document(statuses: Sequence[MigrationStatus], database: str,
+                    deferred: Mapping[tuple[str, str], str] | None = None) -> dict[str, Any]:
+    """`status --format json`, also served as /api/status."""
     deferred = deferred or {}
     items = [
         {
@@ -134,9 +131,8 @@ def status_json(statuses: Sequence[MigrationStatus], database: str,
         }
         for s in statuses
     ]
-    document = {"schema_version": SCHEMA_VERSION, "database": database,
-                "counts": counts(statuses), "migrations": items}
-    return json.dumps(document, indent=2)
+    return {"schema_version": SCHEMA_VERSION, "database": database, "counts": counts(statuses),
+            "migrations": items}
 
 
 def plan_preview(plan: Plan, max_lines: int = 6) -> str:
@@ -168,7 +164,11 @@ def history_text(events: Sequence[dict[str, Any]], database: str) -> str:
 
 
 def history_json(events: Sequence[dict[str, Any]], database: str) -> str:
+    return json.dumps(history_document(events, database), indent=2)
+
+
+def history_document(events: Sequence[dict[str, Any]], database: str) -> dict[str, Any]:
+    """`history --format json`, also served as /api/history."""
     items = [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in e.items()}
              for e in events]
-    return json.dumps({"schema_version": SCHEMA_VERSION, "database": database, "events": items},
-                      indent=2)
+    return {"schema_version": SCHEMA_VERSION, "database": database, "events": items}

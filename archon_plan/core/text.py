@@ -1,11 +1,29 @@
-"""Text helpers every output shares: the JSON schema version, aligned and markdown tables, "did you mean"."""
+"""Text helpers every output shares: the JSON schema version, status notes, aligned and markdown tables,
+"did you mean"."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .model import MigrationStatus, State
+
 # The version of every JSON document archon-plan prints (docs/cli.md): one number for all.
 SCHEMA_VERSION = 1
+
+
+STATE_NOTES = {
+    State.APPLIED_UNKNOWN_CHECKSUM: "recorded without a checksum",
+    State.MODIFIED: "file changed since it was applied",
+    State.UNKNOWN: "in the database, not in the manifest",
+}
+
+
+def status_note(status: MigrationStatus) -> str:
+    """The NOTE of a migration's line in `status` (and the dashboard): why its state matters."""
+    if status.state is State.FAILED:
+        failure = status.failure
+        return f"{failure.describe()}; repair --retry {status.label}" if failure else ""
+    return STATE_NOTES.get(status.state, "sorts before applied ones" if status.out_of_order else "")
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -94,16 +94,19 @@ def event_insert(
 
 
 def read_events(
-    conn: psycopg.Connection[tuple[object, ...]], settings: Settings, limit: int | None = None
+    conn: psycopg.Connection[tuple[object, ...]], settings: Settings, limit: int | None = None,
+    kinds: tuple[EventKind, ...] | None = None,
 ) -> list[dict[str, object]]:
-    """The history, oldest first (the last `limit` events)."""
+    """The history, oldest first (the last `limit` events; only those of `kinds`, if given)."""
     if not exists(conn, events_identifier(settings)):
         return []
     query = sql.SQL("""SELECT * FROM (SELECT id, event, version, migration_name, checksum,
             rollback_checksum, db_user, os_user, host, tool_version, started_at, finished_at,
-            duration_ms, error, detail FROM {} ORDER BY id DESC LIMIT %s) AS last ORDER BY id""")
+            duration_ms, error, detail FROM {} WHERE %(kinds)s::text[] IS NULL OR event = ANY(%(kinds)s)
+            ORDER BY id DESC LIMIT %(limit)s) AS last ORDER BY id""")
+    params = {"limit": limit, "kinds": None if kinds is None else [str(kind) for kind in kinds]}
     with conn.cursor(row_factory=dict_row) as cursor:
-        return cursor.execute(query.format(events_identifier(settings)), (limit,)).fetchall()
+        return cursor.execute(query.format(events_identifier(settings)), params).fetchall()
 
 
 def read_failures(
