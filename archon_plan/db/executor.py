@@ -197,8 +197,9 @@ def apply(
             prepared = prepare(plan)  # refuse before creating even the tracking table
             before(plan)
             tracker.ensure_table(conn, settings)
+        tracker.harden(conn, settings)  # before running: a run that fails leaves them closed too
+        if plan:
             run_prepared(run, prepared)
-        tracker.harden(conn, settings)
         return plan
 
 
@@ -218,8 +219,9 @@ def revert(
         if plan:
             prepared = prepare(plan)
             tracker.ensure_table(conn, settings)  # an Archon table may lack the events table
-            run_prepared(run, prepared)
         tracker.harden(conn, settings)
+        if plan:
+            run_prepared(run, prepared)
         return plan
 
 
