@@ -110,10 +110,11 @@ def read_events(
 
 
 def read_failures(
-    conn: psycopg.Connection[tuple[object, ...]], settings: Settings
+    conn: psycopg.Connection[tuple[object, ...]], settings: Settings, there: bool | None = None
 ) -> list[Failure]:
-    """Non-transactional migrations whose last event says they stopped part-way."""
-    if not exists(conn, events_identifier(settings)):
+    """Non-transactional migrations whose last event says they stopped part-way. `there`:
+    whether the events table exists, when the caller already asked."""
+    if not (exists(conn, events_identifier(settings)) if there is None else there):
         return []
     # Only migrations that ever stopped part-way (rare) get their last event looked up: the
     # history grows with every run, and sorting all of it cost every status and apply.

@@ -57,8 +57,9 @@ def read_state(
     conn: Connection, settings: Settings, graph: MigrationGraph
 ) -> tuple[MigrationStatus, ...]:
     """Each migration's state: the graph against the tracking rows and the stopped migrations."""
-    rows = tracker.read_rows(conn, settings)
-    return planning.compare(graph, rows, events.read_failures(conn, settings))
+    table, history = tracker.tables_exist(conn, settings)  # a fleet reads thousands of tenants
+    rows = tracker.read_rows(conn, settings, table)
+    return planning.compare(graph, rows, events.read_failures(conn, settings, history))
 
 
 def plan_forwards(

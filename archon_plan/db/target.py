@@ -3,6 +3,7 @@ its URL is secret, and how to show it without the secret."""
 
 from __future__ import annotations
 
+import functools
 import re
 import urllib.parse
 from collections.abc import Mapping
@@ -62,8 +63,8 @@ class Target:
             return False
         return True
 
-    @property
-    def redacted(self) -> str:
+    @functools.cached_property
+    def redacted(self) -> str:  # cached: a fleet's tenants share one Target
         if not self.parses:  # no telling where a password sits in it
             return f"<the URL from {self.source}, not shown: it cannot be parsed>"
         return redact(self.url, self.secrets)

@@ -153,10 +153,11 @@ def _complete(conn: psycopg.Connection[tuple[object, ...]], settings: Settings) 
 
 
 def read_rows(
-    conn: psycopg.Connection[tuple[object, ...]], settings: Settings
+    conn: psycopg.Connection[tuple[object, ...]], settings: Settings, there: bool | None = None
 ) -> list[AppliedRow]:
-    """Every tracking row; none when the table does not exist yet (read-only)."""
-    if not exists(conn, _table(settings)):
+    """Every tracking row; none when the table does not exist yet (read-only). `there`: whether
+    it exists, when the caller already asked."""
+    if not (exists(conn, _table(settings)) if there is None else there):
         return []
     query = sql.SQL("SELECT id::text, version::text, migration_name::text, applied_at, checksum::text "
                     "FROM {} ORDER BY applied_at, id").format(_table(settings))
@@ -175,6 +176,13 @@ def _applied_row(settings: Settings, row_id: object, version: object, name: obje
             "it was not written by archon-plan: fix or delete that row by hand")
     when = applied_at if isinstance(applied_at, datetime) else None
     return AppliedRow(str(version), str(name), when, None if checksum is None else str(checksum))
+
+
+def tables_exist(conn: psycopg.Connection[tuple[object, ...]], settings: Settings) -> tuple[bool, bool]:
+    """Whether the tracking table and the events table exist: one round trip for both."""
+    names = (_table(settings).as_string(conn), events_identifier(settings).as_string(conn))
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL", names).fetchone()
+    return (bool(row[0]), bool(row[1])) if row else (False, False)
 
 
 def has_row(conn: psycopg.Connection[tuple[object, ...]], settings: Settings, migration: Migration) -> bool:
