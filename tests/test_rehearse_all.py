@@ -78,3 +78,13 @@ def test_an_irreversible_migration_is_applied_never_reverted(
     out = capsys.readouterr().out
     assert "irreversible  0.1.0/002_gone: not rehearsed: irreversible = true; applied" in out
     assert "restored     0.1.0/003_e" in out
+
+
+def test_server_version_says_which_postgresql_and_rehearses_nothing(
+    server_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = project(tmp_path, {})
+    assert rehearse(manifest, server_url, "--server-version") == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("PostgreSQL ") and captured.out.split()[1][0].isdigit()
+    assert "rehearsing in" not in captured.err

@@ -132,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     rehearse.add_argument("--changed-since", metavar="BASE",
                           help="rehearse only migrations not in BASE (a git revision or a manifest file)")
     rehearse.add_argument("--format", choices=FORMATS_STATUS, default="text")
+    rehearse.add_argument("--server-version", action="store_true",
+                          help="only say which PostgreSQL the rehearsal would run on")
     rehearse.add_argument("--setup", type=Path, metavar="FILE",
                           help="SQL run first on each scratch database: roles, schemas, extensions")
 

@@ -138,6 +138,8 @@ def rehearse_rollbacks(context: Context, args: argparse.Namespace) -> int:
     from ..db.target import redact
     from ..review import rehearse, rehearse_report  # only here: psycopg, catalog reading
 
+    if args.server_version:
+        return _server_version(context)
     try:
         loaded, built = load(context)
         base = None
@@ -157,6 +159,18 @@ def rehearse_rollbacks(context: Context, args: argparse.Namespace) -> int:
     else:
         print(rehearse_report.summary_text(result))
     return ExitCode.OK if result.ok else ExitCode.REHEARSAL_FAILED
+
+
+def _server_version(context: Context) -> int:
+    """`rehearse --server-version`: which PostgreSQL a rehearsal would run on, and nothing else."""
+    from ..db import connection
+
+    with scratch.server(context, context.database_url, "--database-url") as server:
+        with connection.connect(server) as conn, connection.database_errors(server):
+            version = connection.server_version(conn)
+        shown = server.source if context.database_url is None else server.redacted
+    print(f"PostgreSQL {version} ({shown})")
+    return ExitCode.OK
 
 
 # app.REVIEW_VERBS routes these here (tests/test_layering.py keeps the two in step).
