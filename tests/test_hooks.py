@@ -109,3 +109,13 @@ def test_dry_run_lists_the_hooks_and_runs_none(
     out = capsys.readouterr().out
     assert "would run hook before_apply:" in out and "hook after_migration:" in out and "(2x)" in out
     assert records(tmp_path) == []
+
+
+def test_a_hook_that_leaves_a_child_behind_does_not_hold_the_run(
+    tmp_path: Path, database_url: str, db: Conn
+) -> None:
+    project(tmp_path, '[[hook]]\nwhen = "before_apply"\nrun = ["sh", "-c", "sleep 30 & echo started"]\n')
+    started = time.monotonic()
+    assert apply(tmp_path, database_url) == 0
+    assert time.monotonic() - started < 10
+    assert [n for _, n in tracking_rows(db)] == ["001_a.sql", "002_b.sql"]

@@ -100,3 +100,29 @@ def test_a_bad_window_in_the_manifest_is_refused_at_its_line(
     assert main(["--manifest", str(manifest), "check"]) == ExitCode.INVALID
     err = capsys.readouterr().err
     assert "is not a window" in err and "is not an ISO 8601 time" in err
+
+
+def test_a_window_that_closes_during_a_run_starts_no_further_migration(
+    tmp_path: Path, database_url: str, db: Conn, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from archon_plan.db import executor
+
+    today = datetime.now(UTC).strftime("%a")
+    manifest = project(tmp_path, f'["{today} 00:00-00:00 UTC"]', None)  # open all of today, UTC
+
+    class Clock(datetime):
+        calls = 0
+
+        @classmethod
+        def now(cls, tz: object = None) -> Clock:  # type: ignore[override]
+            cls.calls += 1  # the first migration starts today; the window has closed by the second
+            moment = datetime.now(UTC) + (timedelta(days=1) if cls.calls > 1 else timedelta())
+            return cls.fromtimestamp(moment.timestamp(), UTC)
+
+    monkeypatch.setattr(executor, "datetime", Clock)
+    assert cli(manifest, database_url, "apply") == 0
+    out = capsys.readouterr().out
+    assert "deferred 0.1.0/002_b: outside the maintenance windows" in out
+    assert "deferred 0.1.0/003_c: after 0.1.0/002_b, which waits" in out
+    assert [n for _, n in tracking_rows(db)] == ["001_a.sql"]

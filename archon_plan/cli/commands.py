@@ -97,7 +97,7 @@ def connected(context: Context, settings: Settings, root: Path, chosen: Target |
     from ..db import connection
 
     target = chosen or target_database(context, root)
-    context.secrets = (*context.secrets, *target.secrets)
+    context.secrets = tuple(dict.fromkeys((*context.secrets, *target.secrets)))  # serve reads often
     conn = connection.connect(target)
     try:
         with connection.database_errors(target):

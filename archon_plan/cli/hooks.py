@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -84,7 +85,10 @@ class Hooks:
                                  "exit_code": code, "ok": not failed}))
         if not failed:
             return
-        shown = output.strip()[-OUTPUT_LIMIT:]
+        from ..db.target import redact
+
+        secret = self.environment.get("PGPASSWORD")  # a hook that echoes its environment
+        shown = redact(output.strip()[-OUTPUT_LIMIT:], (secret,) if secret else ())
         if hook.when.stops_the_run:
             self.settle()
             raise HookStopped(f"{what} {why}; the run stops before "
@@ -105,25 +109,32 @@ class Hooks:
 
 def _execute(hook: Hook, env: dict[str, str]) -> tuple[int | None, str]:
     """(exit code, output); None on a timeout (the program's whole process group is killed),
-    -1 when the program cannot start."""
-    try:
-        process = subprocess.Popen(hook.run, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True, errors="replace",
-                                   start_new_session=True)
-    except OSError as exc:
-        return -1, exc.strerror or str(exc)
-    try:
-        output, _ = process.communicate(timeout=duration_seconds(hook.timeout))
-        return process.returncode, output
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
-        return None, output
-    except BaseException:  # Ctrl-C or SIGTERM: the program goes with the run
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        raise
+    -1 when the program cannot start. The output goes to a file, not a pipe: a program that
+    leaves a child behind holding its output (`pg_dump ... &`) must not keep the run waiting."""
+    with tempfile.TemporaryFile() as output:
+        try:
+            process = subprocess.Popen(hook.run, env=env, stdin=subprocess.DEVNULL, stdout=output,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as exc:
+            return -1, exc.strerror or str(exc)
+        try:
+            code: int | None = process.wait(timeout=duration_seconds(hook.timeout))
+        except subprocess.TimeoutExpired:
+            code = None
+        except BaseException:  # Ctrl-C or SIGTERM: the program goes with the run
+            _kill(process)
+            raise
+        if code is None:
+            _kill(process)
+        output.seek(0)
+        return code, output.read().decode("utf-8", errors="replace")
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
 
 
 class HookReporter(PrintReporter):

@@ -44,7 +44,8 @@ class Progress:
 
         self._bar = Bar(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+            TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+            redirect_stdout=False, redirect_stderr=False)  # `apply | tee log` keeps its lines
         self._bar.start()
         if total > 1:
             self._tasks["run"] = self._bar.add_task("migrations", total=total)

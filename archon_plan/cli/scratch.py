@@ -35,7 +35,7 @@ def server(context: Context, url: str | None, flag: str) -> Iterator[Target]:
 
     given = resolve_target(url, {}, flag)
     with embedded.throwaway_server() if given is None else nullcontext(given) as found:
-        context.secrets = (*context.secrets, *found.secrets)
+        context.secrets = tuple(dict.fromkeys((*context.secrets, *found.secrets)))
         yield found
 
 

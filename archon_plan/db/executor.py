@@ -6,10 +6,12 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import psycopg
 from psycopg import pq
 
+from ..core import windows
 from ..core.graph import MigrationGraph
 from ..core.model import NOBODY, Actor, Direction, Event, EventKind, Migration, Plan, Settings
 from ..errors import (
@@ -45,9 +47,13 @@ def prepare(plan: Plan) -> list[Prepared]:
     return prepared
 
 
-def run_prepared(run: Run, prepared: Sequence[Prepared]) -> None:
-    """Run each step in its own transaction; stop at the first failure."""
-    for item in prepared:
+def run_prepared(run: Run, prepared: Sequence[Prepared]) -> int:
+    """Run each step in its own transaction; stop at the first failure, or before a step whose
+    maintenance window closed (or whose not_before lies ahead) while earlier ones ran. Return
+    how many ran."""
+    for done, item in enumerate(prepared):
+        if _no_longer_due(run, item):
+            return done
         if item.step.out_of_order:
             run.reporter.notice(
                 f"{item.step.migration.label} sorts before migrations already applied "
@@ -57,6 +63,16 @@ def run_prepared(run: Run, prepared: Sequence[Prepared]) -> None:
         started = time.perf_counter()
         _run_with_retries(run, item)
         run.reporter.step_finished(item.step, time.perf_counter() - started)
+    return len(prepared)
+
+
+def _no_longer_due(run: Run, item: Prepared) -> str | None:
+    """Why a step planned in a window may not start now (the window closed during a long run)."""
+    settings, migration = run.settings, item.step.migration
+    if item.step.direction is not Direction.APPLY or settings.ignore_windows or not (
+            settings.windows or migration.not_before):
+        return None
+    return windows.deferral(settings.windows, migration.not_before, datetime.now(UTC))
 
 
 def _run_with_retries(run: Run, item: Prepared) -> None:
@@ -199,7 +215,13 @@ def apply(
             tracker.ensure_table(conn, settings)
         tracker.harden(conn, settings)  # before running: a run that fails leaves them closed too
         if plan:
-            run_prepared(run, prepared)
+            done = run_prepared(run, prepared)
+            if done < len(plan):  # a window closed meanwhile: the rest waits, in order
+                late = plan.steps[done:]
+                why = _no_longer_due(run, prepared[done]) or "the window closed"
+                waits = [(late[0].migration, why)] + [(s.migration, f"after {late[0].migration.label}, which "
+                                                       "waits") for s in late[1:]]
+                plan = Plan(plan.steps[:done], (*waits, *plan.deferred))
         return plan
 
 

@@ -158,17 +158,24 @@ class FleetRun:
         """Each member's result, in fleet order. An interrupt (Ctrl-C, SIGTERM) stops the
         run between migrations; it is kept in `interrupt` for the caller's exit code."""
         results: dict[str, Result] = {}
+        pool = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="fleet")
         try:
-            with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="fleet") as pool:
-                for member in chosen[:canary]:  # alone, in order; a failure stops everything
-                    self._collect(results, [pool.submit(self._one, job, member)])
-                    if not results[member.target.name].ok:
-                        self.no_new.set()
-                self._collect(results, [pool.submit(self._one, job, member) for member in chosen[canary:]])
+            for member in chosen[:canary]:  # alone, in order; a failure stops everything
+                self._collect(results, [pool.submit(self._one, job, member)])
+                if not results[member.target.name].ok:
+                    self.no_new.set()
+            self._collect(results, [pool.submit(self._one, job, member) for member in chosen[canary:]])
+        except BaseException:  # an interrupt outside the wait, or a bug: start nothing more
+            self.no_new.set()
+            self.halt.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
         finally:
+            pool.shutdown(wait=True)
             for conn in self._opened:
                 conn.close()
-        return [results[member.target.name] for member in chosen]
+        return [results.get(m.target.name) or Result(m.target.name, ExitCode.INTERRUPTED, started=False,
+                                                     error="not started") for m in chosen]
 
     def _collect(self, results: dict[str, Result], futures: Iterable[Future[Result]]) -> None:
         pending = set(futures)
@@ -176,10 +183,17 @@ class FleetRun:
             try:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
             except KeyboardInterrupt as interrupt:  # only the main thread gets signals
-                self.interrupt = self.interrupt or interrupt
+                if self.interrupt is not None:  # the second one: cancel what runs on the server
+                    self._notice("cancelling the running statements")
+                    for conn in list(self._opened):
+                        if not conn.closed:
+                            conn.cancel_safe(timeout=5.0)
+                    continue
+                self.interrupt = interrupt
                 self.no_new.set()
                 self.halt.set()
-                self._notice("stopping: running migrations finish, no new one starts")
+                self._notice("stopping: running migrations finish, no new one starts "
+                             "(interrupt again to cancel them)")
                 continue
             for future in done:
                 result = future.result()
@@ -206,6 +220,10 @@ class FleetRun:
             if self.on_error is OnError.STOP:
                 self.no_new.set()
             return Result(name, exc.exit_code, error=exc.message, hint=exc.hint,
+                          seconds=time.perf_counter() - started)
+        except Exception as exc:  # a bug must fail this target, not migrate the rest unwatched
+            self.no_new.set()
+            return Result(name, ExitCode.INTERNAL, error=f"internal error: {type(exc).__name__}: {exc}",
                           seconds=time.perf_counter() - started)
         ran = tuple(step.migration.label for step in plan.steps) if plan else ()
         return Result(name, ExitCode.OK, ran, seconds=time.perf_counter() - started, statuses=statuses)

@@ -77,6 +77,7 @@ def ensure_table(conn: psycopg.Connection[tuple[object, ...]], settings: Setting
     if _complete(conn, settings):  # one catalog query on every run after the first
         return
     _run_own_ddl(conn, settings, [sql.SQL(statement).format(**parts) for statement in statements])
+    harden(conn, settings)  # whoever created them (apply, adopt, repair): closed from the start
 
 
 # Supabase grants every new public table to the roles of its HTTP API: the public anon key
@@ -89,8 +90,11 @@ def harden(conn: psycopg.Connection[tuple[object, ...]], settings: Settings) -> 
     for each of our two tables that has it off: archon-plan created it (now or in an older
     version). A table with it on is left alone: Archon's own 008 sets its policies."""
     tables = {table.as_string(conn): table for table in (_table(settings), events_identifier(settings))}
+    # Only the owner may enable row level security: a deploy role with DML grants on a table an
+    # admin created leaves it as it is, rather than failing every run.
     rows = conn.execute("SELECT t.name FROM unnest(%s::text[]) AS t(name) JOIN pg_catalog.pg_class AS c "
-                        "ON c.oid = to_regclass(t.name) WHERE NOT c.relrowsecurity", (list(tables),))
+                        "ON c.oid = to_regclass(t.name) WHERE NOT c.relrowsecurity "
+                        "AND pg_catalog.pg_has_role(c.relowner, 'USAGE')", (list(tables),))
     open_tables = [tables[str(name)] for name, in rows]
     if not open_tables:
         return

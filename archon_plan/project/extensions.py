@@ -10,7 +10,7 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from ..core.durations import duration_problem
+from ..core.durations import duration_is_off, duration_problem
 from ..core.extensions import Hook, HookPoint, Notify, NotifyFormat, NotifyKind
 from ..errors import Problem
 from .lines import Lines, located, pydantic_problems
@@ -22,6 +22,8 @@ def _duration(text: str) -> str:
     problem = duration_problem(text)
     if problem:
         raise ValueError(problem)
+    if duration_is_off(text):  # elsewhere "0" turns a timeout off; here it would kill at once
+        raise ValueError("a hook needs a timeout above 0, e.g. 10min")
     return text
 
 

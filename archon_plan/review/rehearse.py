@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
 
@@ -83,7 +83,8 @@ class Scratch:
         return catalog.snapshot(self.conn, tracker.own_tables(self.settings), schemas, home)
 
     def apply(self, migration: Migration) -> tuple[Migration, ...]:
-        plan = executor.apply(self.conn, self.settings, self.graph, self.reporter, migration, self.actor)
+        anytime = replace(self.settings, ignore_windows=True)  # a scratch database has no windows
+        plan = executor.apply(self.conn, anytime, self.graph, self.reporter, migration, self.actor)
         return tuple(step.migration for step in plan.steps)
 
     def revert(self, migration: Migration) -> None:
