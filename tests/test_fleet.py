@@ -308,7 +308,9 @@ def test_fleet_revert_last_and_to_on_every_tenant(tmp_path: Path, database_url: 
     code, document, _ = fleet(tmp_path, env, "revert", "--last", "1", "--only", "saas/tenant_00[12]")
     assert code == 0
     assert {name: t["ran"] for name, t in results(document).items()} == {
-        "saas/tenant_001": ["0.1.0/002_name"], "saas/tenant_002": ["0.1.0/002_name"]}
+        "saas/tenant_001": ["0.1.0/002_name"],
+        "saas/tenant_002": ["0.1.0/002_name"],
+    }
     code, document, _ = fleet(tmp_path, env, "revert", "--to", "001_items", "--dry-run")
     assert code == 0
     assert results(document)["saas/tenant_003"]["ran"] == ["0.1.0/002_name"]
@@ -316,3 +318,24 @@ def test_fleet_revert_last_and_to_on_every_tenant(tmp_path: Path, database_url: 
     code, _, err = fleet(tmp_path, env, "revert", "--to", "001_itemz")
     assert code == 4 and "001_items" in err
     assert rows_per_schema(db, schemas) == {"tenant_001": 1, "tenant_002": 1, "tenant_003": 2}
+
+
+def test_a_target_waiting_for_its_window_is_ok_with_its_migrations_deferred(
+    tmp_path: Path, database_url: str, db: Conn
+) -> None:
+    manifest = project(tmp_path)
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(
+        '[settings]\nwindows = ["daily 00:00-00:01 Pacific/Kiritimati"]\n\n' + text, encoding="utf-8"
+    )
+    tenants(db, 2)
+    fleet_file(tmp_path, {"saas": SCHEMAS})
+    env = {"SAAS_URL": database_url}
+    code, document, _ = fleet(tmp_path, env, "apply")
+    found = results(document)
+    if all(t["ran"] for t in found.values()):
+        pytest.skip("the one-minute window happens to be open now")
+    assert code == 0
+    assert all(t["deferred"] == ["0.1.0/001_items", "0.1.0/002_name"] for t in found.values())
+    code, document, _ = fleet(tmp_path, env, "apply", "--ignore-windows")
+    assert code == 0 and all(len(t["ran"]) == 2 for t in results(document).values())

@@ -46,8 +46,9 @@ def test_an_error_is_a_document_too(tmp_path: Path, database_url: str) -> None:
     code, failed, err = run(tmp_path, database_url, "apply", "--format", "json")
     assert code == ExitCode.MIGRATION_FAILED
     assert failed["exit_code"] == 3 and "division by zero" in str(failed["error"])
+    assert [m["migration"] for m in failed["ran"]] == ["0.1.0/001_a"]  # type: ignore[index, union-attr]
     assert "archon-plan: error:" in err  # the line for people stays on stderr
     code, refused, _ = run(tmp_path, database_url, "revert", "002_b", "--format", "json")
     assert code == ExitCode.INVALID  # not applied
     assert refused == {"schema_version": 1, "error": "0.1.0/002_b is not applied; nothing to revert",
-                       "hint": "`archon-plan status` shows what is applied", "exit_code": 4}
+                       "hint": "`archon-plan status` shows what is applied", "exit_code": 4, "ran": []}

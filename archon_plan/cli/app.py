@@ -29,6 +29,7 @@ REVIEW_VERBS = ("check", "diff", "schema", "rehearse", "snapshot", "drift")
 FORMATS_SHOW = ("text", "json", "mermaid", "dot", "markdown")
 FORMATS_DIFF = ("text", "json", "markdown")
 FORMATS_STATUS = ("text", "json")
+OWN_ERROR_DOCUMENT = ("check", "diff", "rehearse")  # put an error inside their own JSON document
 FORMATS_CHECK = ("text", "json", "github", "markdown")
 
 
@@ -197,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         env=read_environment(args.manifest),
         embedded=args.embedded,
         quiet=args.quiet,
-        json=getattr(args, "format", "text") == "json",
+        json=getattr(args, "format", "text") == "json" and args.command not in OWN_ERROR_DOCUMENT,
         ignore_windows=getattr(args, "ignore_windows", False),
         actor=_actor(),
     )
@@ -214,18 +215,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(review.run(context, args))
         return int(commands.run(context, args))
     except ArchonPlanError as exc:
-        if context.json and args.command not in ("check", "diff", "rehearse"):  # those print their own
-            _report_json(context, exc)
+        _report_json(context, exc.message, exc.hint, exc.exit_code)
         return _report(context, exc, exc.exit_code, args.traceback, str(exc))
     except BrokenPipeError:  # `archon-plan show | head`: the reader left; say nothing more
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep interpreter shutdown quiet
         return int(ExitCode.INTERNAL)
     except Terminated as exc:  # SIGTERM outside a migration: nothing was running
+        _report_json(context, "terminated (SIGTERM)", None, ExitCode.TERMINATED)
         return _report(context, exc, ExitCode.TERMINATED, args.traceback, "terminated (SIGTERM)")
     except KeyboardInterrupt as exc:
+        _report_json(context, "interrupted", None, ExitCode.INTERRUPTED)
         return _report(context, exc, ExitCode.INTERRUPTED, args.traceback, "interrupted")
     except Exception as exc:  # the one boundary that turns surprises into a line
         text = f"internal error: {type(exc).__name__}: {exc} (run with --traceback for details)"
+        _report_json(context, text, None, ExitCode.INTERNAL)
         return _report(context, exc, ExitCode.INTERNAL, args.traceback, text)
 
 
@@ -238,16 +241,21 @@ def _actor() -> Actor:
     return Actor(os_user=user, host=socket.gethostname(), tool_version=__version__)
 
 
-def _report_json(context: Context, exc: ArchonPlanError) -> None:
-    """With --format json, a tool reading stdout gets a document for an error too."""
+def _report_json(context: Context, message: str, hint: str | None, code: ExitCode) -> None:
+    """With --format json, a tool reading stdout gets a document for an error too, with what
+    the run committed before it (apply, revert)."""
+    if not context.json:
+        return
     import json
 
     from ..core.text import SCHEMA_VERSION
     from ..db.target import redact
 
-    hint = redact(exc.hint, context.secrets) if exc.hint else None
-    print(json.dumps({"schema_version": SCHEMA_VERSION, "error": redact(exc.message, context.secrets),
-                      "hint": hint, "exit_code": int(exc.exit_code)}, indent=2))
+    document = {"schema_version": SCHEMA_VERSION, "error": redact(message, context.secrets),
+                "hint": redact(hint, context.secrets) if hint else None, "exit_code": int(code)}
+    if context.ran is not None:
+        document["ran"] = context.ran
+    print(json.dumps(document, indent=2))
 
 
 def _report(

@@ -113,6 +113,7 @@ def _told(context: Context, loaded: Manifest) -> Iterator[Notifier]:
 
     notifier = Notifier(loaded.notify, context.env, "(not connected)", context.actor,
                         loaded.settings.long_running_after)
+    context.ran = notifier.done  # the same list: what committed, should the run fail
     try:
         yield notifier
     except ArchonPlanError as exc:

@@ -39,6 +39,7 @@ class Context:
     embedded: bool = False  # --embedded: the embedded PostgreSQL, chosen on purpose
     quiet: bool = False  # --quiet: errors only
     json: bool = False  # --format json: stdout holds one JSON document, errors included
+    ran: list[dict[str, object]] | None = None  # apply/revert: what committed, for an error's document
     ignore_windows: bool = False  # apply --ignore-windows
 
 

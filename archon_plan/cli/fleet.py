@@ -48,6 +48,8 @@ def add_parser(add: Callable[..., argparse.ArgumentParser], positive: Callable[[
     run.add_argument("--on-error", choices=("stop", "continue"),
                      help="after a failed target: start no new one, or go on ([fleet] on_error)")
     run.add_argument("--dry-run", action="store_true", help="print what would run; change nothing")
+    run.add_argument("--ignore-windows", action="store_true",
+                     help="apply outside the maintenance windows and before not_before (recorded)")
 
     status = verbs.add_parser("status", parents=[choose], help="each target's counts, then totals")
     status.add_argument("--check", action="store_true", help="exit 8 when any target is behind")

@@ -54,7 +54,9 @@ def result_word(result: Result) -> str:
 def line(result: Result, dry_run: bool = False) -> str:
     if result.ok:
         verb = "would run" if dry_run else "ran"
-        what = f"{verb} {len(result.ran)}" if result.ran else "up to date"
+        idle = "nothing now" if result.deferred else "up to date"
+        what = f"{verb} {len(result.ran)}" if result.ran else idle
+        what += f", {len(result.deferred)} deferred" if result.deferred else ""
         return f"ok      {result.name}  {what}  ({result.seconds * 1000:.0f} ms)"
     first = (result.error or "").splitlines()[0] if result.error else ""
     return f"{result_word(result).upper():<7} {result.name}  exit {result.exit_code}: {first}"
@@ -79,7 +81,8 @@ def run_text(verb: str, results: Sequence[Result], dry_run: bool) -> str:
 def run_json(verb: str, results: Sequence[Result], where: Where, fleet: Path, dry_run: bool,
              code: int) -> str:
     items = [{**_identity(r, where), "result": result_word(r), "exit_code": r.exit_code,
-              "ran": list(r.ran), "seconds": round(r.seconds, 3), "error": r.error, "hint": r.hint}
+              "ran": list(r.ran), "deferred": list(r.deferred), "seconds": round(r.seconds, 3),
+              "error": r.error, "hint": r.hint}
              for r in results]
     totals = {word: sum(result_word(r) == word for r in results)
               for word in ("ok", "failed", "interrupted", "not-started")}

@@ -156,7 +156,15 @@ def _interrupted(run: Run, item: Prepared, interrupt: KeyboardInterrupt) -> RunI
     with contextlib.suppress(psycopg.Error):
         if conn.info.transaction_status in (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR):
             conn.execute("ROLLBACK")  # a file with savepoints runs in an explicit BEGIN
-    outcome = state.settle(conn, run.settings, step)
+    if conn.info.transaction_status == pq.TransactionStatus.ACTIVE and run.reconnect is not None:
+        # The signal landed before psycopg saw the message go out (its cancel never ran): the
+        # session is busy; the tracking row, read on a new connection, says what happened.
+        conn.cancel_safe(timeout=5.0)
+        outcome, other = state.settle_on_a_new_connection(run.reconnect, run.settings, step, sleep)
+        if other is not None:
+            other.close()
+    else:
+        outcome = state.settle(conn, run.settings, step)
     signal = "SIGTERM" if isinstance(interrupt, Terminated) else "SIGINT (Ctrl-C)"
     if outcome is not Outcome.COMMITTED:  # a committed step has its own event already
         record_failure(run, Event(EventKind.INTERRUPTED, run.actor, step.migration, 0.0, signal,
@@ -191,7 +199,9 @@ def locked(
         finally:
             run.close()
     finally:
-        if not conn.closed and not conn.broken:
+        if conn.info.transaction_status == pq.TransactionStatus.ACTIVE:
+            conn.close()  # an interrupt left a message in flight: closing ends it, and the lock
+        elif not conn.closed and not conn.broken:
             lock.release_lock(conn, settings)
 
 

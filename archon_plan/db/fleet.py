@@ -52,6 +52,7 @@ class Result:
     seconds: float = 0.0
     statuses: tuple[MigrationStatus, ...] = ()
     started: bool = True
+    deferred: tuple[str, ...] = ()  # pending, waiting for a maintenance window or not_before
 
     @property
     def ok(self) -> bool:
@@ -226,7 +227,9 @@ class FleetRun:
             return Result(name, ExitCode.INTERNAL, error=f"internal error: {type(exc).__name__}: {exc}",
                           seconds=time.perf_counter() - started)
         ran = tuple(step.migration.label for step in plan.steps) if plan else ()
-        return Result(name, ExitCode.OK, ran, seconds=time.perf_counter() - started, statuses=statuses)
+        waits = tuple(m.label for m, _ in plan.deferred) if plan is not None else ()
+        return Result(name, ExitCode.OK, ran, seconds=time.perf_counter() - started, statuses=statuses,
+                      deferred=waits)
 
     def _connection(self, database: Target) -> Connection:
         """This worker's connection: kept while its targets are on the same database (the

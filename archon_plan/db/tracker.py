@@ -80,8 +80,7 @@ def ensure_table(conn: psycopg.Connection[tuple[object, ...]], settings: Setting
     harden(conn, settings)  # whoever created them (apply, adopt, repair): closed from the start
 
 
-# Supabase grants every new public table to the roles of its HTTP API: the public anon key
-# would read our events (OS users, hosts, errors) and could forge or delete them.
+# Supabase grants new public tables to its HTTP API's roles: the anon key would read our events.
 API_ROLES = ("anon", "authenticated")
 
 
