@@ -242,7 +242,17 @@ def create(context: Context, args: argparse.Namespace) -> int:
     print(f"created {_shown(made.sql)}")
     print(f"created {_shown(made.rollback)}")
     print(f"added {made.version}/{made.stem} to {context.manifest_path}")
+    _merge_by_union(context.manifest_path)
     return ExitCode.OK
+
+
+def _merge_by_union(manifest: Path) -> None:
+    """Two branches that each append an entry then merge without a conflict (docs/cli.md)."""
+    from ..project import layout
+
+    added = layout.ensure_union_merge(manifest)
+    if added:
+        print(f"added `{added}` to {_shown(manifest.parent / '.gitattributes')}")
 
 
 def _shown(path: Path) -> str:
@@ -258,6 +268,7 @@ def init(context: Context, args: argparse.Namespace) -> int:
 
     count, archon = scaffold.init(args.folder, context.manifest_path, args.release)
     print(f"wrote {context.manifest_path} with {count} migration(s)")
+    _merge_by_union(context.manifest_path)
     if archon:
         print("Archon layout found: rows are recorded without .sql (recorded_name = \"stem\"),"
               " as Archon's application expects")
