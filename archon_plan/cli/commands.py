@@ -221,9 +221,9 @@ def _said(context: Context, text: str, **fields: object) -> int:
     return ExitCode.OK
 
 
-def confirm(question: str) -> None:
+def confirm(question: str, what: str = "change history") -> None:
     if not sys.stdin.isatty():
-        raise RefusedError("refusing to change history without confirmation",
+        raise RefusedError(f"refusing to {what} without confirmation",
                            "pass --yes to confirm when no one can answer a prompt")
     if input(f"{question} [y/N] ").strip().lower() not in ("y", "yes"):
         raise RefusedError("cancelled; nothing was changed")
