@@ -4,7 +4,6 @@ entries whole and `check` then names the repeated number with the command that f
 
 from __future__ import annotations
 
-import subprocess
 import tomllib
 from pathlib import Path
 
@@ -13,17 +12,11 @@ import pytest
 from archon_plan.cli import main
 from archon_plan.errors import ExitCode
 from archon_plan.project.layout import attribute_pattern
-from tests.helpers import entry, write_project
+from tests.helpers import entry, git, write_project
 
 
 def cli(manifest: Path, *args: str) -> int:
     return main(["--manifest", str(manifest), *args])
-
-
-def git(root: Path, *args: str) -> str:
-    command = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.com",
-               "-c", "commit.gpgsign=false", *args]
-    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
 
 
 def filled(manifest: Path, label: str, table: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.helpers import run_in_process, tracking_rows, write_project
+from tests.helpers import git, run_in_process, tracking_rows, write_project
 
 Conn = psycopg.Connection[tuple[object, ...]]
 
@@ -42,12 +42,6 @@ PAIR_MANIFEST = "# the team's own comment\n\n" + "".join(block(label) for label 
 def run(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in DATABASE_VARIABLES}
     return run_in_process(["--manifest", str(root / "migrations.toml"), *args], root, {**clean, **env})
-
-
-def git(root: Path, *args: str) -> str:
-    command = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.com",
-               "-c", "commit.gpgsign=false", *args]
-    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
 
 
 def snapshot(root: Path) -> dict[str, bytes]:

@@ -18,8 +18,7 @@ from ..core.model import Manifest, Migration, NameForm, strip_sql_suffix
 from ..errors import ManifestError, Problem, RefusedError, ScaffoldError, UsageError
 from . import edit
 from .manifest import duplicate_problems, read_manifest
-
-GIT_TIMEOUT_S = 60
+from .revision import GIT_TIMEOUT_S
 
 
 @dataclass(frozen=True)
