@@ -43,6 +43,13 @@ def entry(version: str, stem: str, depends_on: tuple[str, ...] = (), rollback: b
     return "\n".join(lines) + "\n\n"
 
 
+def git(root: Path, *args: str) -> str:
+    """git in the repository at root, as a user with a name and no signing; its stdout."""
+    command = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.com",
+               "-c", "commit.gpgsign=false", *args]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+
 def table_exists(conn: psycopg.Connection[tuple[object, ...]], name: str) -> bool:
     row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
     return bool(row and row[0])

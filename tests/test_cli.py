@@ -175,8 +175,8 @@ def test_create_in_an_empty_folder_writes_numbered_files_and_the_manifest(tmp_pa
     manifest = tmp_path / "migrations.toml"
     first = run(tmp_path, "create", "add_users", manifest=manifest)
     assert_ok(first)
-    sql = tmp_path / "migrations" / "001_add_users.sql"
-    rollback = tmp_path / "migrations" / "rollbacks" / "001_add_users.sql"
+    sql = tmp_path / "migrations" / "0.1.0" / "001_add_users.sql"
+    rollback = tmp_path / "migrations" / "0.1.0" / "rollbacks" / "001_add_users.sql"
     assert sql.is_file() and rollback.is_file()
     for path in (sql, rollback):
         text = path.read_text(encoding="utf-8")
@@ -186,21 +186,21 @@ def test_create_in_an_empty_folder_writes_numbered_files_and_the_manifest(tmp_pa
 
     second = run(tmp_path, "create", "add email", "--depends-on", "001_add_users", manifest=manifest)
     assert_ok(second)
-    assert (tmp_path / "migrations" / "002_add_email.sql").is_file()
-    assert (tmp_path / "migrations" / "rollbacks" / "002_add_email.sql").is_file()
+    assert (tmp_path / "migrations" / "0.1.0" / "002_add_email.sql").is_file()
+    assert (tmp_path / "migrations" / "0.1.0" / "rollbacks" / "002_add_email.sql").is_file()
 
     entries = tomllib.loads(manifest.read_text(encoding="utf-8"))["migration"]
     assert entries == [
-        {"version": "0.1.0", "file": "migrations/001_add_users.sql",
-         "rollback": "migrations/rollbacks/001_add_users.sql"},
-        {"version": "0.1.0", "file": "migrations/002_add_email.sql",
-         "rollback": "migrations/rollbacks/002_add_email.sql", "depends_on": ["0.1.0/001_add_users"]},
+        {"version": "0.1.0", "file": "migrations/0.1.0/001_add_users.sql",
+         "rollback": "migrations/0.1.0/rollbacks/001_add_users.sql"},
+        {"version": "0.1.0", "file": "migrations/0.1.0/002_add_email.sql",
+         "rollback": "migrations/0.1.0/rollbacks/002_add_email.sql", "depends_on": ["0.1.0/001_add_users"]},
     ]
     # The templates hold only comments: `check` wants them written before anything runs. The first
     # error is on stderr; all four (AP505) are in the report on stdout.
     checked = run(tmp_path, "check", manifest=manifest)
-    assert_error(checked, 4, "migrations/001_add_users.sql", "AP505")
-    assert "migrations/rollbacks/002_add_email.sql: error AP505" in checked.stdout
+    assert_error(checked, 4, "migrations/0.1.0/001_add_users.sql", "AP505")
+    assert "migrations/0.1.0/rollbacks/002_add_email.sql: error AP505" in checked.stdout
 
 
 def test_created_migrations_once_written_apply_and_revert(
@@ -209,7 +209,7 @@ def test_created_migrations_once_written_apply_and_revert(
     manifest = tmp_path / "migrations.toml"
     assert_ok(run(tmp_path, "create", "add_users", manifest=manifest))
     assert_ok(run(tmp_path, "create", "add_email", "--depends-on", "001_add_users", manifest=manifest))
-    folder = tmp_path / "migrations"
+    folder = tmp_path / "migrations" / "0.1.0"
     for name, forwards, backwards in [
         ("001_add_users", "CREATE TABLE users (id int);", "DROP TABLE users;"),
         ("002_add_email", "ALTER TABLE users ADD COLUMN email text;", "ALTER TABLE users DROP COLUMN email;"),

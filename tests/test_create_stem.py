@@ -25,7 +25,7 @@ def test_a_created_migration_records_itself_when_run_by_hand(
     manifest = tmp_path / "migrations.toml"
     manifest.write_text('[settings]\nrecorded_name = "stem"\n', encoding="utf-8")
     assert cli(manifest, "create", "add_notes", "--version", "0.1.0") == 0
-    path = tmp_path / "migrations" / "001_add_notes.sql"
+    path = tmp_path / "migrations" / "0.1.0" / "001_add_notes.sql"
     text = path.read_text(encoding="utf-8")
     assert ("INSERT INTO archon_migrations (version, migration_name)\n"
             "VALUES ('0.1.0', '001_add_notes')") in text
@@ -34,7 +34,7 @@ def test_a_created_migration_records_itself_when_run_by_hand(
     assert "001_add_notes.sql:4:4: migration 0.1.0/001_add_notes: still holds `create`'s placeholder" in err
     marker = next(line for line in text.splitlines() if "then delete this line" in line)
     path.write_text(text.replace(marker, "CREATE TABLE notes (id int);"), encoding="utf-8")
-    (tmp_path / "migrations/rollbacks/001_add_notes.sql").write_text("DROP TABLE notes;\n")
+    (tmp_path / "migrations/0.1.0/rollbacks/001_add_notes.sql").write_text("DROP TABLE notes;\n")
     assert cli(manifest, "check") == 0
     db.execute("CREATE TABLE archon_migrations (id serial, version text, migration_name text, "
                "applied_at timestamptz DEFAULT now(), checksum text, UNIQUE (version, migration_name))")
@@ -49,4 +49,4 @@ def test_in_a_file_form_project_the_template_stays_comments_only(tmp_path: Path)
     manifest = tmp_path / "migrations.toml"
     manifest.write_text("", encoding="utf-8")
     assert cli(manifest, "create", "add_notes", "--version", "0.1.0") == 0
-    assert "INSERT" not in (tmp_path / "migrations/001_add_notes.sql").read_text(encoding="utf-8")
+    assert "INSERT" not in (tmp_path / "migrations/0.1.0/001_add_notes.sql").read_text(encoding="utf-8")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from .. import __version__
 from ..core.model import Actor
 from ..errors import ArchonPlanError, ExitCode, Terminated
-from . import adopt, dashboard, drift, fleet
+from . import adopt, dashboard, drift, fleet, renumber
 from .options import add_global_options, non_negative_int, positive
 
 if TYPE_CHECKING:
@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--version", dest="release", metavar="V",
                         help="release (default: the latest in the manifest)")
     create.add_argument("--depends-on", action="append", default=[], metavar="NAME")
+    renumber.add_parser(add)
 
     history = add("history", help="the append-only event history of the database")
     history.add_argument("--format", choices=FORMATS_STATUS, default="text")
@@ -207,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(fleet.run(context, args))
         if adopt.handles(args):
             return adopt.run(context, args)
+        if renumber.handles(args):
+            return renumber.run(context, args)
         if dashboard.handles(args):
             return dashboard.run(context, args)
         if args.command in REVIEW_VERBS:

@@ -222,9 +222,9 @@ def _said(context: Context, text: str, **fields: object) -> int:
     return ExitCode.OK
 
 
-def confirm(question: str) -> None:
+def confirm(question: str, what: str = "change history") -> None:
     if not sys.stdin.isatty():
-        raise RefusedError("refusing to change history without confirmation",
+        raise RefusedError(f"refusing to {what} without confirmation",
                            "pass --yes to confirm when no one can answer a prompt")
     if input(f"{question} [y/N] ").strip().lower() not in ("y", "yes"):
         raise RefusedError("cancelled; nothing was changed")
@@ -243,7 +243,17 @@ def create(context: Context, args: argparse.Namespace) -> int:
     print(f"created {_shown(made.sql)}")
     print(f"created {_shown(made.rollback)}")
     print(f"added {made.version}/{made.stem} to {context.manifest_path}")
+    _merge_by_union(context.manifest_path)
     return ExitCode.OK
+
+
+def _merge_by_union(manifest: Path) -> None:
+    """Two branches that each append an entry then merge without a conflict (docs/cli.md)."""
+    from ..project import layout
+
+    added = layout.ensure_union_merge(manifest)
+    if added:
+        print(f"added `{added}` to {_shown(manifest.parent / '.gitattributes')}")
 
 
 def _shown(path: Path) -> str:
@@ -259,6 +269,7 @@ def init(context: Context, args: argparse.Namespace) -> int:
 
     count, archon = scaffold.init(args.folder, context.manifest_path, args.release)
     print(f"wrote {context.manifest_path} with {count} migration(s)")
+    _merge_by_union(context.manifest_path)
     if archon:
         print("Archon layout found: rows are recorded without .sql (recorded_name = \"stem\"),"
               " as Archon's application expects")

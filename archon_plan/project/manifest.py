@@ -63,7 +63,7 @@ def _parse(path: Path, data: dict[str, Any], lines: Lines) -> tuple[Manifest, li
         migration = parse_entry(path, root, index, raw, lines, problems)
         if migration is not None:
             migrations.append(migration)
-    problems.extend(_duplicates(path, migrations))
+    problems.extend(duplicate_problems(path, migrations))
     text = "\n".join(lines.lines)
     hooks = parse_hooks(path, data.get("hook", []), text, problems)
     notify = parse_notify(path, data.get("notify", []), text, problems)
@@ -107,7 +107,9 @@ def _parse_settings(
     )
 
 
-def _duplicates(path: Path, migrations: Sequence[Migration]) -> list[Problem]:
+def duplicate_problems(path: Path, migrations: Sequence[Migration]) -> list[Problem]:
+    """Two entries with one number (or name) in a version: what two branches that each added
+    a migration leave after their manifests merged."""
     problems = []
     seen: dict[tuple[str, object], Migration] = {}
     for migration in migrations:
@@ -119,7 +121,9 @@ def _duplicates(path: Path, migrations: Sequence[Migration]) -> list[Problem]:
                     located(path, migration.line, migration.entry - 1),
                     f"{migration.label} repeats the {what} of migration #{first.entry} "
                     f"(line {first.line}) in version {migration.version}",
-                    "numbers and names are unique within a version: renumber one of them",
+                    f"numbers are unique within a version: `archon-plan renumber {migration.label}` "
+                    "moves it to the next free number (renumber whichever of the two no database "
+                    "has applied)",
                 ))
                 break
     return problems

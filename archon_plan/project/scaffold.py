@@ -1,4 +1,5 @@
-"""Writing files for `create` and `init`: never overwriting, manifests appended as text."""
+"""Writing files for `create` and `init`: never overwriting, manifests appended as text
+(layout.py says where `create` puts them)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from ..core.model import (
     sort_key,
 )
 from ..errors import ScaffoldError
+from . import layout
 
 SLUG_RE = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")  # used with fullmatch
 DESCRIPTION_RE = re.compile(r"^--\s*Description:\s*(?P<text>.+)$", re.M | re.I)
@@ -74,7 +76,7 @@ def create(
     if number > 999:
         raise ScaffoldError(f"version {version} already has 999 migrations",
                             "start a new version with --version")
-    folder = _folder_for(manifest, version, same)
+    folder = layout.folder_for(manifest, version)
     stem = f"{number:03d}_{slug}"
     sql_path, rollback_path = folder / f"{stem}.sql", folder / "rollbacks" / f"{stem}.sql"
     label = f"{version}/{stem}"
@@ -95,7 +97,7 @@ def create(
         "rollback": relative(rollback_path, manifest.root),
         "depends_on": list(depends_on),
     }
-    append_to_manifest(manifest.path, render_entries([entry]))
+    append_to_manifest(manifest.path, layout.appended_entry(entry, label))
     return Created(sql_path, rollback_path, version, stem)
 
 
@@ -109,18 +111,6 @@ def _check_version(version: str) -> None:
     except InvalidVersion:
         raise ScaffoldError(f"version {version!r} is not a release number",
                             "write it like 0.2.0") from None
-
-
-def _folder_for(manifest: Manifest, version: str, same: Sequence[Migration]) -> Path:
-    """Beside the version's last migration; a new version folder if versions have folders."""
-    if same:
-        return max(same, key=sort_key).sql.path.parent
-    if not manifest.migrations:
-        return manifest.root / "migrations"
-    last = max(manifest.migrations, key=sort_key).sql.path.parent
-    if last.name == max(manifest.migrations, key=sort_key).version:
-        return last.parent / version
-    return last
 
 
 def relative(path: Path, root: Path) -> str:
