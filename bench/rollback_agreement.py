@@ -60,7 +60,8 @@ class Runner:
         return document
 
     def rehearse(self, manifest: Path, embedded: bool) -> dict[str, object]:
-        where = ("--embedded",) if embedded else ("--database-url", self.database_url)
+        # Without --database-url, rehearse starts a throwaway embedded PostgreSQL of its own.
+        where = () if embedded else ("--database-url", self.database_url)
         return self.run(manifest, "rehearse", *where)
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 # Parsing imports this module: what the verbs need loads in them, as commands.py does.
 from ..core.adoption import Tool, Versions
 from ..errors import ExitCode, UsageError
+from .options import CONNECTION, RUN
 
 if TYPE_CHECKING:
     from .commands import Context
@@ -22,11 +23,13 @@ TOOLS = tuple(tool.value for tool in Tool)
 def add_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
     """The `import` and `adopt` verbs."""
     imports = add("import", help="copy another tool's migrations into the archon-plan layout, with a "
-                  "manifest",
+                  "manifest", database=(*CONNECTION, *RUN),
+                  example=("archon-plan import --from flyway src/main/resources/db/migration",
+                           "archon-plan import --from dbmate db/migrations --adopt-history"),
                   description="Read a dbmate, golang-migrate, Flyway, Diesel, Supabase or sqitch project and "
                   "write its migrations as NNN_name.sql files with their manifest; the source is left as "
                   "it is. Nothing is written when a file exists (exit 5) or the result would fail "
-                  "`check` (exit 4).")
+                  "`check` (exit 4). The database options matter with --adopt-history alone.")
     imports.add_argument("--from", dest="tool", choices=TOOLS, required=True, help="the tool SOURCE is for")
     imports.add_argument("source", type=Path, metavar="SOURCE", help="the tool's migrations folder")
     imports.add_argument("--into", type=Path, metavar="DIR",
@@ -37,6 +40,7 @@ def add_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
     imports.add_argument("--adopt-history", action="store_true",
                          help="also record as applied what the tool's history table on the database says")
     adopt = add("adopt", help="record as applied what another tool's history table says it applied",
+                database=(*CONNECTION, *RUN), example="archon-plan adopt --from flyway",
                 description="For a project written by `archon-plan import`: read the tool's history table "
                 "on the configured database and record those migrations (by imported_from) as applied, "
                 "in one transaction, with an `adopt` event each.")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import gc
 import getpass
 import os
@@ -18,137 +17,16 @@ from typing import TYPE_CHECKING
 from .. import __version__
 from ..core.model import Actor
 from ..errors import ArchonPlanError, ExitCode, Terminated
-from . import adopt, dashboard, drift, fleet, renumber
-from .options import add_global_options, non_negative_int, positive
+from . import adopt, completion, dashboard, fleet, renumber
+from .options import unused_database_options
+from .parser import build_parser
 
 if TYPE_CHECKING:
     from .commands import Context
 
 # review.VERBS, spelled here so that parsing need not import review.py
 REVIEW_VERBS = ("check", "diff", "schema", "rehearse", "snapshot", "drift")
-FORMATS_SHOW = ("text", "json", "mermaid", "dot", "markdown")
-FORMATS_DIFF = ("text", "json", "markdown")
-FORMATS_STATUS = ("text", "json")
 OWN_ERROR_DOCUMENT = ("check", "diff", "rehearse")  # put an error inside their own JSON document
-FORMATS_CHECK = ("text", "json", "github", "markdown")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="archon-plan",
-        description="Declarative, manifest-driven PostgreSQL migrations.",
-        epilog="Exit codes: 0 ok, 3 migration failed, 4 invalid manifest or plan, "
-        "5 refused for safety, 6 database unreachable, 7 lock timeout, "
-        "8 not up to date (status --check), 9 lint warnings (check --strict), "
-        "10 a rollback does not restore the schema (rehearse), 11 the schema differs (drift, "
-        "check --snapshot), 130 interrupted.",
-    )
-    parser.add_argument("--version", action="version", version=f"archon-plan {__version__}")
-    add_global_options(parser, defaults=True)
-    # The same options after the command (`archon-plan apply --database-url ...`) too.
-    common = argparse.ArgumentParser(add_help=False)
-    add_global_options(common, defaults=False)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    add = functools.partial(sub.add_parser, parents=[common])
-
-    show = add("show", help="print the plan from the manifest alone")
-    show.add_argument("--format", choices=FORMATS_SHOW, default="text",
-                      help="markdown: release notes from the descriptions")
-    show.add_argument("--release", metavar="V", help="only the migrations of release V")
-
-    status = add("status", help="compare the manifest with the database")
-    status.add_argument("--format", choices=FORMATS_STATUS, default="text")
-    status.add_argument("--check", action="store_true",
-                        help="exit 8 when anything is pending or modified (for CI)")
-
-    apply = add("apply", help="apply pending migrations")
-    apply.add_argument("--target", metavar="NAME", help="apply NAME and what it depends on")
-    apply.add_argument("--dry-run", action="store_true", help="print what would run; change nothing")
-    apply.add_argument("--ignore-windows", action="store_true",
-                       help="apply outside the maintenance windows and before not_before (recorded)")
-
-    revert = add("revert", help="run rollback files")
-    which = revert.add_mutually_exclusive_group(required=True)
-    which.add_argument("name", nargs="?", metavar="NAME", help="revert this migration")
-    which.add_argument("--to", metavar="NAME", help="revert everything applied after NAME")
-    which.add_argument("--last", type=positive(int), metavar="N", help="revert the last N applied")
-    revert.add_argument("--cascade", action="store_true",
-                        help="also revert applied migrations that depend on the target")
-    revert.add_argument("--dry-run", action="store_true", help="print what would run; change nothing")
-
-    create = add("create", help="write the next migration and its rollback")
-    create.add_argument("name", metavar="NAME", help="snake_case name, e.g. add_user_email")
-    create.add_argument("--version", dest="release", metavar="V",
-                        help="release (default: the latest in the manifest)")
-    create.add_argument("--depends-on", action="append", default=[], metavar="NAME")
-    renumber.add_parser(add)
-
-    history = add("history", help="the append-only event history of the database")
-    history.add_argument("--format", choices=FORMATS_STATUS, default="text")
-    history.add_argument("--limit", type=positive(int), metavar="N", help="only the last N events")
-
-    repair = add("repair", help="change the history on purpose, or resume a failed migration")
-    repair.add_argument("name", nargs="?", metavar="NAME", help="the migration (or after the flag)")
-    action = repair.add_mutually_exclusive_group(required=True)
-    for flag, text in (
-        ("--retry", "resume a failed non-transactional migration at its failed statement"),
-        ("--accept-checksum", "record the file's current checksum after a deliberate edit"),
-        ("--mark-applied", "record NAME as applied without running it (baseline)"),
-        ("--mark-reverted", "forget NAME was applied without running its rollback"),
-    ):
-        action.add_argument(flag, nargs="?", const="", metavar="NAME", help=text)
-    repair.add_argument("--through", metavar="NAME", help="with --mark-applied: every migration up to "
-                        "NAME in plan order that is not applied, in one transaction")
-    repair.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    repair.add_argument("--cascade", action="store_true",
-                        help="with --mark-reverted: mark its applied dependents reverted too")
-    resume = repair.add_mutually_exclusive_group()
-    resume.add_argument("--resume-at", type=positive(int), metavar="K",
-                        help="with --retry: run statement K again (one whose outcome is unknown)")
-    resume.add_argument("--resume-after", type=non_negative_int, metavar="K",
-                        help="with --retry: treat statements 1..K as done, then go on")
-
-    for verb in (apply, revert, repair):  # a deploy tool reads what ran, or the error, as JSON
-        verb.add_argument("--format", choices=FORMATS_STATUS, default="text")
-
-    check = add("check", help="validate manifest, files, dependencies and SQL, and lint the SQL; "
-                "no database")
-    check.add_argument("--format", choices=FORMATS_CHECK, default="text",
-                       help="github: workflow annotations; markdown: a table for a PR comment")
-    check.add_argument("--strict", action="store_true", help="exit 9 when there are warnings")
-
-    diff = add("diff", help="compare the migrations with a git revision or another manifest")
-    diff.add_argument("base", metavar="BASE", help="a git revision (origin/main, HEAD~1) or a manifest file")
-    diff.add_argument("--format", choices=FORMATS_DIFF, default="text",
-                      help="markdown: a pull-request comment")
-
-    schema = add("schema", help="print the JSON Schema of migrations.toml (or fleet.toml), for editors")
-    schema.add_argument("--fleet", action="store_true", help="the schema of the fleet file instead")
-
-    rehearse = add(
-        "rehearse", help="prove each rollback on a scratch database (never the configured one)",
-        description="Apply each migration, revert it and compare the schema with the one before, "
-        "on a new scratch database: on a throwaway embedded PostgreSQL, or on the server that "
-        "--database-url names (its own database is left alone). ARCHON_DATABASE_URL and the "
-        "other variables are not read. Exit 10 when a rollback does not restore the schema.")
-    rehearse.add_argument("--changed-since", metavar="BASE",
-                          help="rehearse only migrations not in BASE (a git revision or a manifest file)")
-    rehearse.add_argument("--format", choices=FORMATS_STATUS, default="text")
-    rehearse.add_argument("--server-version", action="store_true",
-                          help="only say which PostgreSQL the rehearsal would run on")
-    rehearse.add_argument("--setup", type=Path, metavar="FILE",
-                          help="SQL run first on each scratch database: roles, schemas, extensions")
-
-    fleet.add_parser(add, positive(int))
-    drift.add_parser(add, check)
-    adopt.add_parser(add)
-    dashboard.add_parser(add)
-
-    init = add("init", help="write migrations.toml for an existing folder")
-    init.add_argument("folder", nargs="?", type=Path, default=Path("migrations"), metavar="DIR")
-    init.add_argument("--version", dest="release", default="0.1.0", metavar="V",
-                      help="release of files not in a version folder (default 0.1.0)")
-    return parser
 
 
 def read_environment(manifest: Path) -> dict[str, str]:
@@ -172,6 +50,8 @@ def entry() -> int:
     modules): reference counting frees the rest, and the cyclic collector only walks them
     over and over, for no memory saved (docs/performance.md). mypy tunes it down for the
     same reason. Not in main(), which tests and embedding programs call in their own process."""
+    if "_ARGCOMPLETE" in os.environ:  # the shell's completion script asks: answer, and exit
+        completion.complete(build_parser())
     gc.disable()
     signal.signal(signal.SIGTERM, _terminate)
     return main()
@@ -188,6 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "deprecated_lock_timeout", False):
         print("archon-plan: warning: --lock-timeout is deprecated and will be removed; "
               "use --lock-wait (the same seconds)", file=sys.stderr)
+    _warn_unused(args)
+    if args.command == "completion":
+        return completion.run(args)
     from . import commands  # after parsing: --version and --help stay fast
 
     context = commands.Context(
@@ -233,6 +116,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = f"internal error: {type(exc).__name__}: {exc} (run with --traceback for details)"
         _report_json(context, text, None, ExitCode.INTERNAL)
         return _report(context, exc, ExitCode.INTERNAL, args.traceback, text)
+
+
+def _warn_unused(args: argparse.Namespace) -> None:
+    """A database option after a command that does not use it: 0.1 took it, so it is still taken
+    (docs/cli.md#database-options); before the command, it is for whichever command uses it."""
+    command = " ".join(filter(None, (args.command, getattr(args, "fleet_command", None))))
+    for flag in unused_database_options(args):
+        print(f"archon-plan: warning: `{command}` does not take {flag}: after the command it is "
+              "deprecated and a future release will refuse it (before the command, every command "
+              "accepts it)", file=sys.stderr)
 
 
 def _actor() -> Actor:

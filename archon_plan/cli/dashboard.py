@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 # Parsing imports this module: Jinja2 loads in `report` and `serve`, Starlette and uvicorn in
 # `serve` alone (tests/test_imports.py), so every other verb starts as fast as before.
 from ..errors import ExitCode, UsageError
+from .options import CONNECTION
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -34,12 +35,15 @@ T = TypeVar("T")
 def add_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
     """The `report` and `serve` verbs."""
     report = add("report", help="write the dashboard of the database as one self-contained HTML page",
+                 database=CONNECTION, example="archon-plan report > report.html",
                  description="Status of every migration, the history as a timeline, durations, the "
                  "dependency graph and the failures with their errors, in one HTML file that loads "
                  "nothing from anywhere: archon-plan report --format html > report.html")
     report.add_argument("--format", choices=("html",), default="html")
     serve = add("serve", help="serve the dashboard, live and read-only, with its JSON (pip install "
-                "'archon-plan[serve]')",
+                "'archon-plan[serve]')", database=CONNECTION,
+                example=("archon-plan serve --port 8080",
+                         f"{TOKEN_VARIABLE}=\"$(cat token)\" archon-plan serve --host 0.0.0.0"),
                 description="The report's page, refreshed, and /api/status, /api/history, /api/fleet "
                 f"and /healthz. Any --host but loopback needs {TOKEN_VARIABLE}, which every request then "
                 "carries (Authorization: Bearer TOKEN).")

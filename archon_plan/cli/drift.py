@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 # Parsing imports this module: what the verbs need loads in them, as commands.py does.
 from ..errors import ExitCode, UsageError
+from .options import CONNECTION
 
 if TYPE_CHECKING:
     from ..db.fleet import Result
@@ -26,6 +27,7 @@ FORMATS = ("text", "json", "markdown")
 def add_parser(add: Callable[..., argparse.ArgumentParser], check: argparse.ArgumentParser) -> None:
     """The `snapshot` and `drift` verbs, and check's --snapshot."""
     snapshot = add("snapshot", help="write the schema of the database as sorted text, one object a line",
+                   database=CONNECTION, example="archon-plan snapshot --output schema.snapshot",
                    description="The schemas the migrations write objects in, and public (or --schema), "
                    "read from the configured database's catalog without archon-plan's own tables: "
                    "deterministic text to commit and review. Nothing is changed.")
@@ -37,7 +39,9 @@ def add_parser(add: Callable[..., argparse.ArgumentParser], check: argparse.Argu
                           "scratch database and write its schema instead; the configured one is not read")
     scratch_options(snapshot)
     drift = add("drift", help="compare the database's schema with a snapshot, or with its migrations; "
-                "exit 11 when they differ",
+                "exit 11 when they differ", database=CONNECTION,
+                example=("archon-plan drift --snapshot schema.snapshot",
+                         "archon-plan drift --format markdown"),
                 description="Lists each schema object added, removed or changed by hand. Without "
                 "--snapshot, the migrations the database has applied are built on a scratch database "
                 "to compare with. The configured database is only read: its catalog and tracking table.")

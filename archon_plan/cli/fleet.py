@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from ..core import graph, planning
 from ..core.model import Direction, Plan, Settings, State, Step
 from ..errors import ExitCode, ManifestError, Problem, RefusedError
+from .completion import migration_names, target_names
 from .drift import scratch_options
+from .options import RUN, adder
 
 if TYPE_CHECKING:
     from ..core.fleet import Fleet, TargetSpec
@@ -29,7 +31,8 @@ BEHIND = (State.PENDING, State.MODIFIED, State.FAILED)
 def add_parser(add: Callable[..., argparse.ArgumentParser], positive: Callable[[str], float]) -> None:
     """The fleet verbs, under `archon-plan fleet`."""
     fleet = add("fleet", help="status, apply, revert or drift on every database and tenant schema of "
-                "fleet.toml",
+                "fleet.toml", example=("archon-plan fleet status --check",
+                                       "archon-plan fleet apply --canary 1"),
                 description="One plan on many targets: the databases and tenant schemas that "
                 "fleet.toml lists (docs/fleet.md). Each target gets exactly what `apply`, `revert` "
                 "or `status` does on one database.")
@@ -39,8 +42,8 @@ def add_parser(add: Callable[..., argparse.ArgumentParser], positive: Callable[[
                         help="the fleet file (default: fleet.toml beside the manifest)")
     choose.add_argument("--only", metavar="GLOB", help="only targets whose name matches, e.g. 'eu/tenant_0*'")
     choose.add_argument("--shard", metavar="I/N", help="only shard I of N (stable, by a hash of the name)")
-    choose.add_argument("--target", action="append", default=[], metavar="NAME",
-                        help="only this target (repeatable)")
+    target_names(choose.add_argument("--target", action="append", default=[], metavar="NAME",
+                                     help="only this target (repeatable)"))
     choose.add_argument("--format", choices=FORMATS, default="text")
     run = argparse.ArgumentParser(add_help=False)
     run.add_argument("--parallel", type=positive, metavar="N", help="targets at once ([fleet] parallel, 4)")
@@ -50,17 +53,23 @@ def add_parser(add: Callable[..., argparse.ArgumentParser], positive: Callable[[
     run.add_argument("--dry-run", action="store_true", help="print what would run; change nothing")
     run.add_argument("--ignore-windows", action="store_true",
                      help="apply outside the maintenance windows and before not_before (recorded)")
+    # The fleet's databases come from fleet.toml: of the database options, its runs take RUN's.
+    verb = adder(verbs, [], hide_others=False)
 
-    status = verbs.add_parser("status", parents=[choose], help="each target's counts, then totals")
+    status = verb("status", parents=[choose], help="print each target's counts, then totals",
+                  example="archon-plan fleet status --only 'eu/*' --check")
     status.add_argument("--check", action="store_true", help="exit 8 when any target is behind")
-    verbs.add_parser("apply", parents=[choose, run], help="apply what is pending on every target")
-    revert = verbs.add_parser("revert", parents=[choose, run], help="revert on every target")
+    verb("apply", parents=[choose, run], help="apply what is pending on every target", database=RUN,
+         example="archon-plan fleet apply --canary 1 --parallel 8")
+    revert = verb("revert", parents=[choose, run], help="revert on every target", database=RUN,
+                  example="archon-plan fleet revert --last 1 --dry-run")
     which = revert.add_mutually_exclusive_group(required=True)
-    which.add_argument("--to", metavar="NAME", help="revert everything applied after NAME")
+    migration_names(which.add_argument("--to", metavar="NAME", help="revert everything applied after NAME"))
     which.add_argument("--last", type=positive, metavar="N", help="revert the last N applied")
     revert.add_argument("--cascade", action="store_true", help="also revert applied dependents")
-    drift = verbs.add_parser("drift", parents=[choose], help="each target's schema against a snapshot or its "
-                             "migrations; exit 11 when any differs")
+    drift = verb("drift", parents=[choose], help="compare each target's schema with a snapshot or with its "
+                 "migrations; exit 11 when any differs",
+                 example="archon-plan fleet drift --snapshot tenant.snapshot")
     drift.add_argument("--snapshot", type=Path, metavar="FILE",
                        help="the expected schema (a tenant's: `snapshot --tenant`); default: each target's "
                        "applied migrations, built on a scratch database")

@@ -20,7 +20,9 @@ def add_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
                    description="Give migration NAME the next free number of its version (or NNN): its "
                    "file and rollback are renamed (with `git mv` when git tracks them), and its manifest "
                    "entry and every depends_on naming it are rewritten in place. Refused (exit 5) when "
-                   "the configured database records it as applied, or the number or the files are taken.")
+                   "the configured database records it as applied, or the number or the files are taken.",
+                   example="archon-plan renumber 0.3.0/002_add_email --to 004",
+                   database=("--database-url", "--embedded"))
     renumber.add_argument("name", metavar="NAME", help="the migration: NNN_name or VERSION/NNN_name")
     renumber.add_argument("--to", type=_number, metavar="NNN",
                           help="the new number (default: one more than the highest of its version)")

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..errors import UsageError
 from .text import did_you_mean
 
+DEFAULT_FLEET_FILE = "fleet.toml"  # beside the manifest, without --fleet
 _SHARD_RE = re.compile(r"([0-9]{1,9})/([0-9]{1,9})")  # ASCII digits; 9 keeps int() cheap
 _SHOWN = 5  # target names a hint lists
 

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from ..core.fleet import DEFAULT_FLEET_FILE as DEFAULT_FLEET_FILE  # where callers have found it
 from ..core.fleet import Fleet, FleetSettings, OnError, TargetSpec
 from ..errors import ManifestError, Problem
 from . import files
@@ -17,7 +18,6 @@ from .fleet_schema import ENV_NAME_RE, NAME_RE, NAME_RULE, SECRET_KEYS, FleetMod
 from .fleet_schema import fleet_json_schema as fleet_json_schema  # the API names it here
 from .lines import ANY_HEADER_RE, Lines, pydantic_problems, suggest
 
-DEFAULT_FLEET_FILE = "fleet.toml"
 _TOML_LINE_RE = re.compile(r"\(at line ([0-9]+), column [0-9]+\)$")
 _TOP_KEYS = ("fleet", "target")
 _WRITE_ONE = ('write it: one [[target]] per database, with name = "eu" and url_env = "EU_DATABASE_URL" '
