@@ -134,3 +134,14 @@ def test_a_refusal_is_told_as_refused(
     (tmp_path / "migrations/0.1.0/001_a.sql").write_text("CREATE TABLE a (id bigint);\n")  # modified
     assert apply(tmp_path, database_url) == ExitCode.REFUSED
     assert json.loads(webhook.bodies[-1][1])["event"] == "refused"
+
+
+def test_a_repair_is_told_as_repaired(
+    tmp_path: Path, database_url: str, webhook: Hook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOOK_URL", webhook.url)
+    project(tmp_path, "CREATE TABLE b (id int);\n", notify_on='["repaired"]')
+    assert main(["--manifest", str(tmp_path / "migrations.toml"), "--database-url", database_url,
+                 "repair", "--mark-applied", "001_a", "--yes"]) == 0
+    (told,) = [json.loads(b) for _, b in webhook.bodies]
+    assert told["event"] == "repaired" and "mark-applied: 0.1.0/001_a" in told["detail"]

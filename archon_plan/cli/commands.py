@@ -201,10 +201,16 @@ def repair_history(context: Context, args: argparse.Namespace) -> int:
     action = repair.Repair(flag.replace("_", "-"))
     if not args.yes:
         confirm(f"{action} {migration.label}: this changes the recorded history. Proceed?")
-    with connected(context, loaded.settings, loaded.root) as (conn, _):
+    with connected(context, loaded.settings, loaded.root) as (conn, db):
         before = repair.repair(conn, loaded.settings, built, PrintReporter(), action, migration,
                                context.actor, cascade=args.cascade)
     told = f"{action}: {migration.label} (was {before.state}); the event history records it."
+    if loaded.notify:
+        from ..core.extensions import NotifyKind
+        from .notify import Notifier
+
+        Notifier(loaded.notify, context.env, db.redacted, context.actor, loaded.settings.long_running_after
+                 ).send(NotifyKind.REPAIRED, detail=told)
     return _said(context, told, action=str(action), migration=migration.label, was=str(before.state))
 
 

@@ -124,6 +124,13 @@ def drift(context: Context, args: argparse.Namespace) -> int:
     render = {"json": drift_report.drift_json, "markdown": drift_report.drift_markdown}.get(
         args.format, drift_report.drift_text)
     print(render(result, target.redacted))
+    if result.differences and loaded.notify:
+        from ..core.extensions import NotifyKind
+        from .notify import Notifier
+
+        told = Notifier(loaded.notify, context.env, target.redacted, context.actor,
+                        settings.long_running_after)
+        told.send(NotifyKind.DRIFT, detail=f"{len(result.differences)} object(s) differ from the expected")
     return ExitCode.DRIFT if result.differences else ExitCode.OK
 
 

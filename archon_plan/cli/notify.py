@@ -57,14 +57,14 @@ class Notifier:
             self._timer.cancel()
 
     def send(self, kind: NotifyKind, error: str | None = None, where: str | None = None,
-             running: str | None = None) -> None:
+             running: str | None = None, detail: str | None = None) -> None:
         """One POST to each webhook that asked for `kind`; failures are warnings."""
         for target in (n for n in self.notify if kind in n.on):
             url = self.env.get(target.url_env, "").strip()
             if not url:
                 _warn(f"{target.url_env} is not set, so the {kind} notification was not sent")
                 continue
-            body = json.dumps(self._body(target.format, kind, error, where, running)).encode()
+            body = json.dumps(self._body(target.format, kind, error, where, running, detail)).encode()
             headers = {"Content-Type": "application/json",
                        "User-Agent": f"archon-plan/{self.actor.tool_version}"}
             secret = self.env.get(target.secret_env or "", "")
@@ -76,9 +76,9 @@ class Notifier:
                 _warn(f"the {kind} notification to {target.url_env} was not delivered: {problem}")
 
     def _body(self, form: NotifyFormat, kind: NotifyKind, error: str | None, where: str | None,
-              running: str | None) -> dict[str, Any]:
+              running: str | None, detail: str | None) -> dict[str, Any]:
         document: dict[str, Any] = {
-            "event": str(kind), "database": self.database, "migrations": self.done,
+            "event": str(kind), "database": self.database, "migrations": self.done, "detail": detail,
             "running": running, "error": None if error is None else {"message": error, "where": where},
             "os_user": self.actor.os_user, "host": self.actor.host, "tool_version": self.actor.tool_version,
             "at": datetime.now(UTC).isoformat(timespec="seconds")}
@@ -94,6 +94,8 @@ def _text(document: Mapping[str, Any]) -> str:
              f"(by {document['os_user'] or '?'} on {document['host'] or '?'})"]
     if document["running"]:
         lines.append(f"still running: {document['running']}")
+    if document["detail"]:
+        lines.append(document["detail"])
     lines += [f"- {m['migration']} ({m['duration_ms']} ms)" for m in document["migrations"]]
     if document["error"]:
         where = document["error"]["where"]
