@@ -53,3 +53,14 @@ def test_on_a_terminal_the_live_line_counts_statements_of_a_non_transactional_on
     shown.finished(step)
     assert [task.completed for task in shown._bar.tasks] == [1]
     shown.close()
+
+
+def test_verbose_shows_each_steps_sql_and_each_phases_time(
+    tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = project(tmp_path, 0)
+    assert main(["--manifest", str(manifest), "--database-url", database_url, "apply", "--verbose"]) == 0
+    err = capsys.readouterr().err
+    assert "apply 0.1.0/001_a (migrations/0.1.0/001_a.sql):\n    | CREATE TABLE a (id int);" in err
+    for phase in ("load the manifest: ", "connect: ", "lock, plan and apply 2 migration(s): "):
+        assert f"archon-plan: {phase}" in err

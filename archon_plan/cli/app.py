@@ -82,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         env=read_environment(args.manifest),
         embedded=args.embedded,
         quiet=args.quiet,
+        verbose=args.verbose and not args.quiet,
         json=getattr(args, "format", "text") == "json" and args.command not in OWN_ERROR_DOCUMENT,
         ignore_windows=getattr(args, "ignore_windows", False),
         actor=_actor(),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -27,9 +29,12 @@ def apply(context: Context, args: argparse.Namespace) -> int:
     from ..db.target import libpq_environment
     from .hooks import HookReporter, Hooks, HookStopped, dry_run_lines
 
+    phase = _Phases(context.verbose)
     loaded, built = load(context)
+    phase("load the manifest")
     target = target_named(built, args.target) if args.target else None
     with _told(context, loaded) as notifier, connected(context, loaded.settings, loaded.root) as (conn, db):
+        phase("connect")
         notifier.database = db.redacted
         if args.dry_run:
             plan = state.plan_forwards(conn, loaded.settings, built, target)
@@ -44,9 +49,10 @@ def apply(context: Context, args: argparse.Namespace) -> int:
             hooks.before_apply(plan)
 
         try:
-            plan = executor.apply(conn, loaded.settings, built, HookReporter(hooks, notifier, progress),
-                                  target, context.actor, reconnect=lambda: connection.connect(db),
-                                  before=before)
+            plan = executor.apply(conn, loaded.settings, built,
+                                  HookReporter(hooks, notifier, progress, context.verbose), target,
+                                  context.actor, reconnect=lambda: connection.connect(db), before=before)
+            phase(f"lock, plan and apply {len(plan)} migration(s)")
         except ArchonPlanError as exc:
             if not isinstance(exc, HookStopped) and not conn.broken:
                 hooks.failed(exc)
@@ -91,7 +97,7 @@ def revert(context: Context, args: argparse.Namespace) -> int:
         none = Hooks((), {}, loaded.settings, context.actor)  # hooks are apply's; progress and timers only
         progress = Progress(context.quiet, lines=not context.json)
         try:
-            reporter = HookReporter(none, notifier, progress)
+            reporter = HookReporter(none, notifier, progress, context.verbose)
             plan = executor.revert(conn, loaded.settings, built, reporter, select, args.cascade,
                                    context.actor, reconnect=lambda: connection.connect(db))
         finally:
@@ -134,6 +140,19 @@ def _document(verb: str, plan: Plan, notifier: Notifier, statuses: Sequence[Migr
         "counts": render.counts(statuses), "exit_code": 0}
     print(json.dumps(document, indent=2))
     return ExitCode.OK
+
+
+class _Phases:
+    """--verbose: how long each phase of a run took, on stderr."""
+
+    def __init__(self, verbose: bool) -> None:
+        self.verbose, self.last = verbose, time.perf_counter()
+
+    def __call__(self, what: str) -> None:
+        now = time.perf_counter()
+        if self.verbose:
+            print(f"archon-plan: {what}: {(now - self.last) * 1000:.0f} ms", file=sys.stderr, flush=True)
+        self.last = now
 
 
 def _dry_run(plan: Plan, verb: str, as_json: bool = False) -> int:

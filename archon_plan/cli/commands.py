@@ -38,6 +38,7 @@ class Context:
     secrets: tuple[str, ...] = field(default=())
     embedded: bool = False  # --embedded: the embedded PostgreSQL, chosen on purpose
     quiet: bool = False  # --quiet: errors only
+    verbose: bool = False  # --verbose: each step's SQL and each phase's time, on stderr
     json: bool = False  # --format json: stdout holds one JSON document, errors included
     ran: list[dict[str, object]] | None = None  # apply/revert: what committed, for an error's document
     ignore_windows: bool = False  # apply --ignore-windows

@@ -142,11 +142,15 @@ class HookReporter(PrintReporter):
     migration."""
 
     def __init__(self, hooks: Hooks, notifier: Notifier | None = None,
-                 progress: Progress | None = None) -> None:
-        self.hooks, self.notifier = hooks, notifier
+                 progress: Progress | None = None, verbose: bool = False) -> None:
+        self.hooks, self.notifier, self.verbose = hooks, notifier, verbose
         self.progress = progress or Progress(quiet=True)
 
     def step_started(self, step: Step) -> None:
+        if self.verbose:
+            text = "\n".join(f"    | {line}" for line in step.sql.text.rstrip().splitlines())
+            print(f"archon-plan: {step.direction.value} {step.migration.label} ({step.sql.display}):\n{text}",
+                  file=sys.stderr, flush=True)
         self.hooks.run(HookPoint.BEFORE_MIGRATION, step.migration)
         if self.notifier is not None:
             self.notifier.started(step)

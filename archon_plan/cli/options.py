@@ -112,6 +112,8 @@ def add_common_options(parser: argparse.ArgumentParser, defaults: bool = False) 
                         help="show tracebacks of errors")
     parser.add_argument("--quiet", "-q", action="store_true", default=default(False),
                         help="print errors only: no progress, no per-migration lines, no summary")
+    parser.add_argument("--verbose", "-v", action="store_true", default=default(False),
+                        help="apply and revert: the SQL of each step and the time of each phase, on stderr")
 
 
 def add_global_options(parser: argparse.ArgumentParser) -> None:
