@@ -58,13 +58,6 @@ class PrintReporter:
         print(f"  {verb} {step.migration.label}  ({seconds * 1000:.0f} ms)", flush=True)
 
 
-class QuietReporter(PrintReporter):
-    """A run whose stdout is a JSON document: notices only, on stderr."""
-
-    def step_finished(self, step: Step, seconds: float) -> None:
-        pass
-
-
 def run(context: Context, args: argparse.Namespace) -> int:
     if args.command in ("apply", "revert"):
         from . import changes
@@ -191,6 +184,8 @@ def repair_history(context: Context, args: argparse.Namespace) -> int:
     if flag == "retry":
         choice = repair.Choice(how, chosen) if chosen is not None else None
         with connected(context, loaded.settings, loaded.root) as (conn, db):
+            from .scratch import QuietReporter
+
             reporter = QuietReporter() if context.json else PrintReporter()
             resumed = repair.retry(conn, loaded.settings, built, reporter, migration,
                                    context.actor, choice, reconnect=lambda: connection.connect(db))
