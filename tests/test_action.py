@@ -149,3 +149,20 @@ def test_archon_plan_is_installed_from_the_action_or_from_the_repository_given(
 def test_the_command_lines_the_action_builds_are_archon_plans(argv: list[str]) -> None:
     """The stand-in above proves the action's half; the CLI takes them (the example project)."""
     assert main(["--manifest", str(ROOT / "migrations.toml"), *argv]) == 0
+
+
+def test_the_workflows_of_docs_review_md_give_the_action_inputs_it_has() -> None:
+    text = (ROOT / "docs" / "review.md").read_text(encoding="utf-8")
+    steps = [step for block in re.findall(r"```yaml\n(.*?)```", text, re.S)
+             for step in _steps(yaml.safe_load(block)) if "archon-plan@" in step.get("uses", "")]
+    assert len(steps) == 3
+    required = {name for name, spec in ACTION["inputs"].items() if spec.get("required")}
+    for step in steps:
+        assert required <= step["with"].keys() <= ACTION["inputs"].keys(), step
+
+
+def _steps(document: object) -> list[dict[str, Any]]:
+    """The steps of a workflow, or the list of steps a snippet is."""
+    if isinstance(document, dict):
+        return [step for job in document.get("jobs", {}).values() for step in job["steps"]]
+    return [step for step in document if isinstance(step, dict)] if isinstance(document, list) else []
