@@ -25,7 +25,11 @@ class Progress:
         self.terminal = sys.stderr.isatty() if terminal is None else terminal
         self._bar: Any = None  # rich.progress.Progress, on a terminal once a run starts
         self._tasks: dict[str, Any] = {}
-        self._beat: threading.Event | None = None
+        # Without a terminal: one thread for the whole run beats while a migration runs. A
+        # thread per migration cost about 0.8 ms each to start (docs/performance.md).
+        self._running: tuple[str, float] | None = None  # the migration and when it started
+        self._stop: threading.Event | None = None
+        self._told: tuple[tuple[str, float], int] | None = None
 
     def plan(self, total: int) -> None:
         """The run's size, once known: a run of several shows a count and the time left."""
@@ -59,9 +63,10 @@ class Progress:
             description = f"{step.direction.value} {step.migration.label}"
             self._tasks["step"] = self._bar.add_task(description, total=None)
             return
-        self._beat = threading.Event()
-        threading.Thread(target=self._heartbeat, args=(step.migration.label, self._beat),
-                         daemon=True).start()
+        self._running = (step.migration.label, time.monotonic())
+        if self._stop is None:
+            self._stop = threading.Event()
+            threading.Thread(target=self._heartbeat, args=(self._stop,), daemon=True).start()
 
     def statement(self, step: Step, number: int, count: int) -> None:
         if self._bar is not None and "step" in self._tasks:
@@ -69,24 +74,30 @@ class Progress:
             self._bar.update(self._tasks["step"], description=description)
 
     def finished(self, step: Step) -> None:
-        if self._beat is not None:
-            self._beat.set()
-            self._beat = None
+        self._running = None
         if self._bar is not None:
             self._bar.remove_task(self._tasks.pop("step"))
             if "run" in self._tasks:
                 self._bar.advance(self._tasks["run"])
 
     def close(self) -> None:
-        if self._beat is not None:
-            self._beat.set()
+        if self._stop is not None:
+            self._stop.set()
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
 
-    def _heartbeat(self, label: str, done: threading.Event) -> None:
-        started = time.monotonic()
-        while not done.wait(HEARTBEAT_S):
-            elapsed = int(time.monotonic() - started)
-            print(f"archon-plan: {label} still running ({elapsed // 60}m{elapsed % 60:02d}s)",
-                  file=sys.stderr, flush=True)
+    def _heartbeat(self, stop: threading.Event) -> None:
+        """Every HEARTBEAT_S, a line for a migration that has run at least that long."""
+        while not stop.wait(HEARTBEAT_S / 3):
+            running = self._running
+            if running is None:
+                continue
+            label, started = running
+            elapsed = time.monotonic() - started
+            beat = (running, int(elapsed / HEARTBEAT_S))  # one line per migration and period
+            if elapsed >= HEARTBEAT_S and beat != self._told:
+                self._told = beat
+                whole = int(elapsed)
+                print(f"archon-plan: {label} still running ({whole // 60}m{whole % 60:02d}s)",
+                      file=sys.stderr, flush=True)
