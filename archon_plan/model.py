@@ -14,11 +14,11 @@ from .core.model import (
     MigrationStatus,
     Plan,
     Settings,
-    SqlFile,
     State,
     Step,
 )
 from .core.resume import Failure
+from .core.sqlfile import SqlFile
 from .errors import Location, Problem
 
 __all__ = [

@@ -10,7 +10,8 @@ import pytest
 
 from archon_plan.cli import main
 from archon_plan.core.diff import compare_manifests
-from archon_plan.core.model import Manifest, Migration, Settings, SqlFile
+from archon_plan.core.model import Manifest, Migration, Settings
+from archon_plan.core.sqlfile import SqlFile
 from archon_plan.errors import UsageError
 from archon_plan.project.revision import load_base
 from archon_plan.review.diff_report import diff_text

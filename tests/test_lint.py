@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from archon_plan.cli import main
-from archon_plan.core.model import Migration, SqlFile
+from archon_plan.core.model import Migration
+from archon_plan.core.sqlfile import SqlFile
 from archon_plan.errors import ExitCode, Location, Problem
 from archon_plan.sql import lint, parse
 from archon_plan.sql.lint import Severity, lint_migrations

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from archon_plan.core.model import Migration, SqlFile
+from archon_plan.core.model import Migration
+from archon_plan.core.sqlfile import SqlFile
 from archon_plan.errors import Location, Problem
 from archon_plan.review import lint_report
 from archon_plan.sql import parse

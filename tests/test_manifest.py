@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from archon_plan.core.graph import build_graph, graph_and_problems, resolve
-from archon_plan.core.model import Migration, SqlFile, checksum, normalize_sql_text, sort_key
+from archon_plan.core.model import Migration, sort_key
+from archon_plan.core.sqlfile import SqlFile, checksum, normalize_sql_text
 from archon_plan.errors import ManifestError, UsageError
 from archon_plan.project import files
 from archon_plan.project.loader import load_manifest

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from archon_plan.core.graph import MigrationGraph, build_graph
-from archon_plan.core.model import AppliedRow, Direction, Migration, Plan, SqlFile, State
+from archon_plan.core.model import AppliedRow, Direction, Migration, Plan, State
 from archon_plan.core.planning import (
     backwards_plan,
     check_drift,
@@ -21,6 +21,7 @@ from archon_plan.core.planning import (
     revert_to,
 )
 from archon_plan.core.resume import Failure
+from archon_plan.core.sqlfile import SqlFile
 from archon_plan.errors import DriftError, RefusedError, UsageError
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)

@@ -10,7 +10,8 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..core.model import SqlFile, Step
+from ..core.model import Step
+from ..core.sqlfile import SqlFile
 from ..errors import UsageError
 from .commands import Context, PrintReporter
 

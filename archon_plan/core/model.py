@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .extensions import Hook, Notify
+from .sqlfile import SqlFile
 
 if TYPE_CHECKING:
     from packaging.version import Version
@@ -33,18 +32,6 @@ ROLLBACK_TEMPLATE_MARK = "undo everything the migration creates, in reverse orde
 # In a project that records stem names, `create` also writes the file's own tracking row (as
 # Archon's files do): that INSERT alone would pass for SQL, so this line guards the template.
 FORWARD_TEMPLATE_MARK = "Write this migration's SQL here, then delete this line."
-
-
-def normalize_sql_text(raw: bytes) -> str:
-    """Decode a SQL file as UTF-8, drop a BOM and normalise line endings to LF."""
-    text = raw.decode("utf-8")
-    text = text.removeprefix("\ufeff")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def checksum(text: str) -> str:
-    """MD5 hex of normalised text: what Archon's own Python code computes."""
-    return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
 def strip_sql_suffix(name: str) -> str:
@@ -79,19 +66,6 @@ class Settings:
     @property
     def qualified_table(self) -> str:
         return f"{self.tracking_schema}.{self.tracking_table}"
-
-
-@dataclass(frozen=True)
-class SqlFile:
-    """A SQL file as read once at load: what is hashed is exactly what runs."""
-
-    path: Path
-    display: str  # the path as the manifest wrote it, for messages
-    text: str
-
-    @cached_property
-    def checksum(self) -> str:
-        return checksum(self.text)
 
 
 @dataclass(frozen=True)

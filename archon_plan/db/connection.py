@@ -10,7 +10,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from ..core.model import SqlFile
+from ..core.sqlfile import SqlFile
 from ..errors import DatabaseError, ManifestError, Problem
 from .target import Target, redact
 

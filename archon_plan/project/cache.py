@@ -3,8 +3,11 @@
 `status` and a no-op `apply` run in every deploy and CI job; validating migrations.toml
 with pydantic and ordering it with networkx costs more than the database queries (their
 imports alone: docs/performance.md). The cache holds the structure only: it is keyed on the
-manifest's bytes and the tool's version, and every SQL file is still read and hashed on
-each run, so a changed file is always seen. It lives in the user's cache folder, never
+manifest's bytes and the tool's version. Each SQL file's checksum is kept with the file's
+stamp (mode, device, inode, size, modification and change times, as git's index keeps them):
+a file whose stamp is unchanged is not read again until its text is needed, and is then
+refused if its checksum differs (core/model.py SqlFile); any other file is read and hashed
+on each run, so a changed file is always seen. It lives in the user's cache folder, never
 in the project, so a file committed to a repository cannot feed it. JSON, not pickle:
 reading it never runs code. Any doubt (missing, unreadable, stale) is a miss.
 """
@@ -25,10 +28,13 @@ from typing import Any
 from .. import __version__
 from ..core.extensions import Hook, HookPoint, Notify, NotifyFormat, NotifyKind
 from ..core.graph import MigrationGraph
-from ..core.model import Manifest, Migration, Settings, SqlFile, normalize_sql_text
+from ..core.model import Manifest, Migration, Settings
+from ..core.sqlfile import SqlFile, normalize_sql_text
+from ..errors import RefusedError
 from . import files
 
-FORMAT = 4  # 3: lint memos keep each finding's location as [file, line, column]; 4: hooks, notify
+FORMAT = 5  # 3: lint memos keep each finding's location as [file, line, column]; 4: hooks, notify;
+# 5: each SQL file's checksum and stamp
 _FIELDS = tuple(f.name for f in dataclasses.fields(Migration))
 _SQL, _ROLLBACK = _FIELDS.index("sql"), _FIELDS.index("rollback")
 
@@ -53,15 +59,16 @@ def _root(manifest_path: Path) -> str:
 
 
 def load(cache: Path, manifest_path: Path) -> tuple[Manifest, MigrationGraph] | None:
-    """The cached manifest and graph with every SQL file read afresh, or None."""
+    """The cached manifest and graph; SQL files vouched for by their stamps or read afresh."""
     try:
         key = _key(files.read_bytes(str(manifest_path)))
-        data = json.loads(_entry_path(cache, manifest_path).read_text(encoding="utf-8"))
+        entry = _entry_path(cache, manifest_path)
+        data = json.loads(entry.read_text(encoding="utf-8"))
         if data.get("key") != key or data["fields"] != list(_FIELDS):
             return None
         files.real_folder.cache_clear()  # folders are resolved once per load, never across loads
-        root = _root(manifest_path)
-        migrations = tuple(_migration(row, root) for row in data["migrations"])
+        reading = _Reading(_root(manifest_path))
+        migrations = tuple(_migration(row, reading) for row in data["migrations"])
         settings = _values(Settings, data["settings"])
         requires = {m.key: tuple((str(v), str(s)) for v, s in deps)
                     for m, deps in zip(migrations, data["requires"], strict=True)}
@@ -74,6 +81,8 @@ def load(cache: Path, manifest_path: Path) -> tuple[Manifest, MigrationGraph] | 
                               n["secret_env"], n["line"]) for n in data["notify"])
     except (OSError, ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError):
         return None
+    if reading.restamped:  # the rows were updated in place: the next run reads fewer files
+        _write(entry, data)
     return Manifest(manifest_path, settings, migrations, hooks, notify), MigrationGraph(order, requires)
 
 
@@ -109,10 +118,12 @@ def _write(path: Path, data: dict[str, Any]) -> None:
 
 
 def _plain(value: Any, root: str) -> Any:
-    """A field's value as JSON; a SQL file as [display, its resolved path unless root + display]."""
+    """A field's value as JSON; a SQL file as [display, its resolved path unless root + display,
+    checksum, stamp]."""
     if isinstance(value, SqlFile):
         path = str(value.path)
-        return [value.display, None if path == root + value.display else path]
+        return [value.display, None if path == root + value.display else path, value.checksum,
+                None if value.stamp is None else list(value.stamp)]
     if isinstance(value, frozenset):
         return sorted(value)
     if isinstance(value, tuple):
@@ -137,36 +148,67 @@ def _converters(kind: Any) -> tuple[tuple[str, Any], ...]:
 _CONVERTED = tuple((i, convert) for i, (_, convert) in enumerate(_converters(Migration)) if convert)
 
 
-def _migration(row: list[Any], root: str) -> Migration:
+def _migration(row: list[Any], reading: _Reading) -> Migration:
     if len(row) != len(_FIELDS):
         raise ValueError(row)
     values = list(row)
     for index, convert in _CONVERTED:
         values[index] = convert(values[index])
-    values[_SQL] = _read(values[_SQL], root)
+    values[_SQL] = reading.file(values[_SQL])
     if values[_ROLLBACK] is not None:
-        values[_ROLLBACK] = _read(values[_ROLLBACK], root)
+        values[_ROLLBACK] = reading.file(values[_ROLLBACK])
     return Migration(*values)
 
 
-def _read(stored: list[Any], root: str) -> SqlFile:
-    """Read a SQL file as the manifest loader does; anything it would object to is a miss.
-    The path is resolved again (a retargeted folder symlink must not keep the old file)."""
-    display, resolved = stored
-    path = resolved or root + display
-    if not path.startswith(root):
-        raise ValueError(path)
-    text = normalize_sql_text(_read_resolved(root, display, path))
-    if not text.strip():
-        raise ValueError(path)
-    folder, name = os.path.split(path)
-    return SqlFile(path=files.folder_path(folder) / name, display=display, text=text)
+class _Reading:
+    """One load's SQL files: vouched for by their stamps, or read afresh and restamped."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.reader = functools.partial(_reread, root)
+        self.restamped = False  # some stored file changed: the cache entry is rewritten
+
+    def file(self, stored: list[Any]) -> SqlFile:
+        """A file as the manifest loader would give it; anything it would object to is a miss.
+        Its path must still lead to the same file (a retargeted folder symlink must not keep
+        the old one): the stamp is taken through the path as the manifest writes it."""
+        display, resolved, digest, stamp = stored
+        path = resolved or self.root + display
+        if not path.startswith(self.root):
+            raise ValueError(path)
+        if stamp is not None:
+            try:
+                status = os.lstat(self.root + display)
+            except OSError:
+                status = None
+            now = None if status is None else files.stamp(status)
+            if now is not None and now == tuple(stamp):
+                return SqlFile(path, display, checksum=digest, reader=self.reader, stamp=now)
+        data, status = _read_resolved(self.root, display, path)
+        text = normalize_sql_text(data)
+        if not text.strip():
+            raise ValueError(path)
+        sql = SqlFile(path, display, text, stamp=files.settled_stamp(status))
+        fresh = [display, resolved, sql.checksum, None if sql.stamp is None else list(sql.stamp)]
+        if fresh != stored:
+            stored[:] = fresh
+            self.restamped = True
+        return sql
 
 
-def _read_resolved(root: str, display: str, path: str) -> bytes:
-    """The bytes of root/display, which must still resolve to `path`: each folder resolved
-    once per load, and the file itself opened without following a symlink. This runs for
-    every file on every `status`, so strings and os calls, not pathlib and open()."""
+def _reread(root: str, file: SqlFile) -> str:
+    """The text of a file vouched for by its stamp, at its first use; SqlFile checks it."""
+    try:
+        return normalize_sql_text(_read_resolved(root, file.display, str(file.path))[0])
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise RefusedError(f"{file.display} changed while archon-plan ran: {exc}",
+                           "run the command again") from None
+
+
+def _read_resolved(root: str, display: str, path: str) -> tuple[bytes, os.stat_result]:
+    """The bytes of root/display, which must still resolve to `path`, and its status: each
+    folder resolved once per load, and the file itself opened without following a symlink.
+    This runs for every file not vouched for, so strings and os calls, not pathlib and open()."""
     joined = os.path.join(root, display)
     # A symlinked file fails to open with NOFOLLOW and takes the full resolve: no lstat per
     # file. Where the flag is missing (Windows), os.path.islink asks instead.
@@ -174,10 +216,10 @@ def _read_resolved(root: str, display: str, path: str) -> bytes:
         folder, name = os.path.split(joined)
         if os.path.join(files.real_folder(folder), name) == path:
             with contextlib.suppress(OSError):  # now a symlink (ELOOP), or gone: resolve in full
-                return files.read_bytes(path, files.NOFOLLOW)
+                return files.read_stamped(path, files.NOFOLLOW)
     if os.path.realpath(joined) != path:
         raise ValueError(path)
-    return files.read_bytes(path)
+    return files.read_stamped(path)
 
 
 def load_memo(cache: Path, manifest_path: Path, kind: str) -> dict[str, Any]:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ..core.model import FILE_NAME_RE, FILE_NAME_RULE, UNSAFE_TEXT_RE, Migration, SqlFile
+from ..core.model import FILE_NAME_RE, FILE_NAME_RULE, UNSAFE_TEXT_RE, Migration
+from ..core.sqlfile import SqlFile
 from ..errors import Problem
 from ..sql import rules
 from . import files

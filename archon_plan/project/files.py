@@ -7,15 +7,19 @@ import errno
 import functools
 import os
 import stat
+import time
 from pathlib import Path
 
-from ..core.model import SqlFile, normalize_sql_text
+from ..core.sqlfile import SqlFile, Stamp, normalize_sql_text
 
 _BINARY = getattr(os, "O_BINARY", 0)  # Windows: bytes as they are, no newline translation
 # Opening a file that is a symlink fails with O_NOFOLLOW, so the file's name needs no lstat
 # of its own; where the flag is missing (Windows), os.path.islink asks instead.
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _SYMLINK_ERRORS = (errno.ELOOP, errno.EMLINK)  # Linux and macOS; FreeBSD
+# A file whose status changed this recently is never vouched for by its stamp: another write
+# within the file system's timestamp granularity (2 s on FAT) could leave the same stamp.
+SETTLED_NS = 3_000_000_000
 
 
 class UnusableFile(Exception):
@@ -34,12 +38,12 @@ def read_sql(root: str, relative: str, empty_ok: bool = False) -> SqlFile:
     path = _locate(root, relative, follow=not NOFOLLOW)
     try:
         try:
-            data = read_bytes(path, NOFOLLOW)
+            data, status = read_stamped(path, NOFOLLOW)
         except OSError as exc:
             if exc.errno not in _SYMLINK_ERRORS or not NOFOLLOW:
                 raise
             path = _locate(root, relative, follow=True)  # the file itself is a symlink
-            data = read_bytes(path)
+            data, status = read_stamped(path)
         text = normalize_sql_text(data)
     except FileNotFoundError as exc:
         raise UnusableFile(f"{relative} not found",
@@ -52,7 +56,23 @@ def read_sql(root: str, relative: str, empty_ok: bool = False) -> SqlFile:
     if not text.strip() and not empty_ok:
         raise UnusableFile(f"{relative} is empty", "write its SQL, or remove it")
     folder, name = os.path.split(path)
-    return SqlFile(path=folder_path(folder) / name, display=relative, text=text)
+    return SqlFile(folder_path(folder) / name, relative, text, stamp=settled_stamp(status))
+
+
+def settled_stamp(status: os.stat_result) -> Stamp | None:
+    """What status must still say for the plan cache to trust the checksum of what was read
+    with it, git-style: None while the change is too recent to tell a later one apart. Taken
+    by fstat before the read, so a write after it changes the change time (which no program
+    can set) and the stamp no longer matches. (On Windows st_ctime is the creation time: the
+    later of the two times counts.)"""
+    if max(status.st_ctime_ns, status.st_mtime_ns) > time.time_ns() - SETTLED_NS:
+        return None
+    return stamp(status)
+
+
+def stamp(status: os.stat_result) -> Stamp:
+    return (status.st_mode, status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns,
+            status.st_ctime_ns)
 
 
 def _locate(root: str, relative: str, follow: bool) -> str:
@@ -117,9 +137,14 @@ def max_file_bytes() -> int:
 
 
 def read_bytes(path: str, flags: int = 0) -> bytes:
+    return read_stamped(path, flags)[0]
+
+
+def read_stamped(path: str, flags: int = 0) -> tuple[bytes, os.stat_result]:
     """open(path, "rb").read() in fewer system calls (no buffer, no terminal check), for
-    regular files only: opened non-blocking, so a FIFO cannot hang the run, and refused past
-    max_file_bytes(), so /dev/zero or a runaway file cannot eat the memory."""
+    regular files only, with the file's status before the read: opened non-blocking, so a
+    FIFO cannot hang the run, and refused past max_file_bytes(), so /dev/zero or a runaway
+    file cannot eat the memory."""
     descriptor = os.open(path, os.O_RDONLY | _BINARY | getattr(os, "O_NONBLOCK", 0) | flags)
     try:
         status = os.fstat(descriptor)
@@ -134,6 +159,6 @@ def read_bytes(path: str, flags: int = 0) -> bytes:
                 chunks.append(os.read(descriptor, 1 << 16))
         if sum(map(len, chunks)) > limit:
             raise Refused(errno.EFBIG, f"larger than {limit >> 20} MiB (ARCHON_MAX_FILE_MB)", path)
-        return b"".join(chunks)
+        return b"".join(chunks), status
     finally:
         os.close(descriptor)

@@ -9,7 +9,8 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from ..core.model import Manifest, Migration, Settings, SqlFile
+from ..core.model import Manifest, Migration, Settings
+from ..core.sqlfile import SqlFile
 from ..errors import ManifestError, Problem, UsageError
 
 GIT_TIMEOUT_S = 60
@@ -78,7 +79,7 @@ def _relocate(manifest: Manifest, manifest_path: Path) -> Manifest:
     folder, scratch = manifest_path.resolve().parent, manifest.root.resolve()
 
     def moved(sql: SqlFile) -> SqlFile:
-        return replace(sql, path=folder / sql.path.relative_to(scratch))
+        return sql.moved(folder / sql.path.relative_to(scratch))
 
     def migration(m: Migration) -> Migration:
         return replace(m, sql=moved(m.sql), rollback=moved(m.rollback) if m.rollback else None)

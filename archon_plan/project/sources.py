@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..core.adoption import ForeignMigration, Tool, flyway_version
-from ..core.model import normalize_sql_text
+from ..core.sqlfile import normalize_sql_text
 from ..errors import Problem, SourceError
 from ..sql import parse
 from . import files

@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..core.model import checksum
+from ..core.sqlfile import checksum
 from .catalog_sql import EXCLUDED, QUERIES
 
 if TYPE_CHECKING:  # the connection comes from db/; review only reads through it

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..core.graph import MigrationGraph
-from ..core.model import NOBODY, Actor, MigrationStatus, Settings, SqlFile, State
+from ..core.model import NOBODY, Actor, MigrationStatus, Settings, State
+from ..core.sqlfile import SqlFile
 from ..db import connection, fleet, run, state, tracker
 from ..db.connection import Connection
 from ..errors import ArchonPlanError, SchemaDriftError, UsageError

@@ -17,10 +17,10 @@ from ..core.model import (
     MigrationStatus,
     Plan,
     Settings,
-    SqlFile,
     State,
     Step,
 )
+from ..core.sqlfile import SqlFile
 from ..db import connection, executor, run, state, tracker
 from ..db.connection import Connection
 from ..errors import MigrationFailedError, RefusedError

@@ -8,7 +8,8 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..core.model import Migration, SqlFile
+from ..core.model import Migration
+from ..core.sqlfile import SqlFile
 from ..errors import Location
 from . import checks, parse, undo
 from .checks import destructive as destructive_rules

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from ..core.model import FORWARD_TEMPLATE_MARK, ROLLBACK_TEMPLATE_MARK, SqlFile
+from ..core.model import FORWARD_TEMPLATE_MARK, ROLLBACK_TEMPLATE_MARK
+from ..core.sqlfile import SqlFile
 from ..errors import Location, Problem
 
 
