@@ -118,6 +118,33 @@ def test_benchmark_at_twenty_migrations_reports_every_figure(
     assert "server:" in printed.err
 
 
+@pytest.mark.slow  # the lifecycle alone at N = 20: a few seconds
+def test_only_lifecycle_measures_just_its_figures(
+    server_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "bench.json"
+    argv = ["--database-url", server_url, *SMALL_RUN, "--only", "lifecycle", "--json", str(out)]
+    assert run.main(argv) == 0
+    report = json.loads(out.read_text())
+    assert {f["id"] for f in report["figures"]} == LIFECYCLE
+    assert report["settings"]["only"] == ["lifecycle"]
+    assert "figure groups: lifecycle only" in capsys.readouterr().out
+
+
+def test_only_keeps_the_measuring_order_and_works_with_quick() -> None:
+    args = run.build_parser().parse_args(["--quick", "--only", "statements, startup"])
+    settings = run.settings_from(args)
+    assert settings.only == ("startup", "statements") and settings.sizes == [100]
+    assert run.settings_from(run.build_parser().parse_args([])).only == run.GROUPS
+
+
+def test_only_refuses_an_unknown_group_and_names_the_close_one(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        run.main(["--only", "lifecyle,planning"])
+    assert exit_.value.code == 2
+    assert "'lifecyle' is not a figure group (did you mean lifecycle?)" in capsys.readouterr().err
+
+
 def _series(ms: float) -> Series:
     return Series((Sample(ms / 1000, 10_240),))
 
