@@ -1,8 +1,9 @@
-"""The baselines archon-plan is compared with: the psql floor and a minimal psycopg loop.
+"""The baselines archon-plan is compared with: the psql floor, a psycopg loop, the psycopg floor.
 
-Both write the tracking table archon-plan writes, with the same DDL (tracker.ensure_table's
-seed table and added columns) and the same row INSERT / DELETE (tracker.record_applied /
-record_reverted without their bookkeeping), so the comparison is of the tool, not the work.
+The psql floor and the loop write the tracking table archon-plan writes, with the same DDL
+(tracker.ensure_table's seed table and added columns) and the same row INSERT / DELETE
+(tracker.record_applied / record_reverted without their bookkeeping), so the comparison is of
+the tool, not the work. The psycopg floor only reads the rows, as status must.
 """
 
 from __future__ import annotations
@@ -16,12 +17,10 @@ from psycopg import sql
 from .generate import Generated, Project
 from .loop import DELETE_ROW, INSERT_ROW, TRACKING_DDL, md5
 from .measure import Command
+from .read_rows import READ_ROWS as READ_ROWS  # re-exported: the psql read and fleets take it here
 
 LOOP_SCRIPT = Path(__file__).with_name("loop.py")
-
-# What the status floor reads: every row archon-plan's status compares with the manifest.
-READ_ROWS = ("SELECT version, migration_name, applied_at, checksum FROM public.archon_migrations "
-             "ORDER BY applied_at, id")
+READ_SCRIPT = Path(__file__).with_name("read_rows.py")
 
 
 def insert_params(m: Generated) -> tuple[str, str, str, str]:
@@ -71,3 +70,8 @@ def loop(url: str, project: Project, direction: str) -> Command:
     """The minimal psycopg 3 loop, a process of its own like the others."""
     argv = (sys.executable, str(LOOP_SCRIPT), direction, url, str(project.manifest))
     return Command(f"psycopg loop {direction}", argv, project.root)
+
+
+def psycopg_read(url: str, root: Path) -> Command:
+    """The psycopg floor: start Python, import psycopg, read the tracking rows once, exit."""
+    return Command("psycopg floor", (sys.executable, str(READ_SCRIPT), url), root)

@@ -17,7 +17,12 @@ from .server import fresh_database
 from .statements import Counts, ServerLog, counted, find_log
 from .suite import Bench
 
-STATEMENT_TARGET = 2  # statements per migration beyond the migration's own SQL
+# One round trip per migration (issue 13); statements are reported, not judged: what counts
+# is waiting on the server, and several statements can share one message.
+ROUND_TRIP_TARGET = 1
+# The slope of two integer counts is exact in principle; this absorbs float noise (1.0000001).
+TOLERANCE = 1e-6
+ROUND_TRIPS, CONSTANT = f"<= {ROUND_TRIP_TARGET}", "the same at every N"  # the targets as shown
 ARCHON_STEPS = (("apply", ("apply",)), ("noop", ("apply",)), ("status", ("status",)),
                 ("revert", ("revert", "--last")))
 
@@ -100,8 +105,8 @@ def _per_migration(key: str, sized: Sized) -> list[Figure]:
     round_trips = Figure(f"{key}_round_trips", f"{key}: round trips/migration", n, "round trips",
                          trips.per_migration, floor_trips.per_migration if floor_trips else None,
                          name if floor_trips else None, detail={"fixed_per_run": trips.fixed})
-    met = beyond.per_migration <= STATEMENT_TARGET
-    return [judged(statements, f"<= {STATEMENT_TARGET}", met), round_trips]
+    met = trips.per_migration <= ROUND_TRIP_TARGET + TOLERANCE
+    return [statements, judged(round_trips, ROUND_TRIPS, met)]
 
 
 def _constant(key: str, label: str, n1: int, one: Counts, n2: int, two: Counts) -> Figure:
@@ -110,18 +115,19 @@ def _constant(key: str, label: str, n1: int, one: Counts, n2: int, two: Counts) 
                     one.statements, f"N={n1:,}",
                     detail={"sizes": [n1, n2], "statements": [one.statements, two.statements],
                             "round_trips": [one.round_trips, two.round_trips]})
-    return judged(figure, "the same at every N", one == two)
+    return judged(figure, CONSTANT, one == two)
 
 
+# (id, label, unit, target): what _unmeasured reports, its target kept even without a value.
 QUERY_FIGURES = (
-    ("apply_statements", "apply: statements/migration beyond its SQL", "statements"),
-    ("apply_round_trips", "apply: round trips/migration", "round trips"),
-    ("revert_statements", "revert: statements/migration beyond its SQL", "statements"),
-    ("revert_round_trips", "revert: round trips/migration", "round trips"),
-    ("noop_apply_statements", "no-op apply: statements", "statements"),
-    ("status_statements", "status: statements", "statements"),
+    ("apply_statements", "apply: statements/migration beyond its SQL", "statements", None),
+    ("apply_round_trips", "apply: round trips/migration", "round trips", ROUND_TRIPS),
+    ("revert_statements", "revert: statements/migration beyond its SQL", "statements", None),
+    ("revert_round_trips", "revert: round trips/migration", "round trips", ROUND_TRIPS),
+    ("noop_apply_statements", "no-op apply: statements", "statements", CONSTANT),
+    ("status_statements", "status: statements", "statements", CONSTANT),
 )
 
 
 def _unmeasured(n: int, note: str) -> list[Figure]:
-    return [missing(id_, label, n, unit, note) for id_, label, unit in QUERY_FIGURES]
+    return [missing(id_, label, n, unit, note, target) for id_, label, unit, target in QUERY_FIGURES]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import difflib
 import os
 import platform
 import subprocess
@@ -32,6 +33,8 @@ QUICK: dict[str, object] = {
     "sizes": [100], "plan_sizes": [2000], "linearity_sizes": [500, 1000, 2000],
     "count_sizes": [50, 100], "repeat": 3, "plan_repeat": 1, "startup_runs": 5,
 }
+# The figure groups --only chooses from, in the order they are measured and reported.
+GROUPS = ("startup", "planning", "growth", "lifecycle", "statements")
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class Settings:
     plan_repeat: int
     startup_runs: int
     seed: int
+    only: tuple[str, ...] = GROUPS
 
 
 def _sizes(text: str) -> list[int]:
@@ -56,6 +60,22 @@ def _sizes(text: str) -> list[int]:
     if not sizes or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: sizes are whole numbers of migrations, at least 1")
     return sizes
+
+
+def _groups(text: str) -> tuple[str, ...]:
+    """A comma list of GROUPS, kept in GROUPS' order whatever order it was given in."""
+    names = {part.strip() for part in text.split(",") if part.strip()}
+    if unknown := sorted(names - set(GROUPS)):
+        raise argparse.ArgumentTypeError("; ".join(_unknown_group(name) for name in unknown))
+    if not names:
+        raise argparse.ArgumentTypeError(f"{text!r}: name at least one of {', '.join(GROUPS)}")
+    return tuple(group for group in GROUPS if group in names)
+
+
+def _unknown_group(name: str) -> str:
+    close = difflib.get_close_matches(name, GROUPS, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else f" (one of {', '.join(GROUPS)})"
+    return f"{name!r} is not a figure group{hint}"
 
 
 def _count(text: str) -> int:
@@ -80,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--plan-repeat", type=_count, help="rounds for show and check (default 3; --quick 1)")
     add("--startup-runs", type=_count, help="runs of --version, --help, python -c pass (default 10)")
     add("--seed", type=int, default=0, help="seed of the synthetic projects (default 0)")
+    add("--only", type=_groups, default=GROUPS, metavar="GROUPS",
+        help=f"measure only these figure groups, a comma list of {','.join(GROUPS)} (default: all)")
     add("--json", type=Path, metavar="PATH", help="also write the figures as JSON to PATH")
     add("--quick", action="store_true", help="a smaller run of about a minute (N=100; show at 2,000)")
     return parser
@@ -92,7 +114,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     counts = chosen["count_sizes"]
     if not isinstance(counts, list) or len(set(counts)) != 2:
         raise BenchError("--count-sizes needs two different sizes, e.g. 100,1000")
-    return Settings(**chosen, seed=args.seed)  # type: ignore[arg-type]
+    return Settings(**chosen, seed=args.seed, only=args.only)  # type: ignore[arg-type]
 
 
 def _say(text: str) -> None:
@@ -108,14 +130,18 @@ def measure(settings: Settings, server: Server, work: Path) -> list[Figure]:
     if psql is None:
         _say("psql not found on PATH: the psql floor is skipped and its ratios are left null")
     b = Bench(server, archon, work, settings.repeat, settings.seed, _say, psql)
-    figures = startup(b, settings.startup_runs)
-    for n in settings.plan_sizes:
-        figures += planning(b, n, settings.plan_repeat)
-    figures += growth(b, settings.linearity_sizes, settings.repeat)
-    for n in settings.sizes:
-        figures += lifecycle(b, n)
-    small, large = sorted(settings.count_sizes)
-    return figures + query_figures(b, (small, large))
+    figures = startup(b, settings.startup_runs) if "startup" in settings.only else []
+    if "planning" in settings.only:
+        for n in settings.plan_sizes:
+            figures += planning(b, n, settings.plan_repeat)
+    if "growth" in settings.only:
+        figures += growth(b, settings.linearity_sizes, settings.repeat)
+    if "lifecycle" in settings.only:
+        for n in settings.sizes:
+            figures += lifecycle(b, n)
+    if "statements" in settings.only:
+        figures += query_figures(b, (min(settings.count_sizes), max(settings.count_sizes)))
+    return figures
 
 
 def _compile_bytecode() -> None:
@@ -168,7 +194,8 @@ def _header(meta: dict[str, object], server: Server, settings: Settings) -> str:
             f"{meta['archon_plan']} ({meta['commit'] or 'commit unknown'}), Python {meta['python']}, "
             f"{os.cpu_count()} CPUs\nserver: {server.version} at {server.shown} ({server.source})\n"
             f"medians of {settings.repeat} interleaved runs ({settings.plan_repeat} for show and check, "
-            f"{settings.startup_runs} for start-up); peak memory by {meta['peak_memory_by']}\n")
+            f"{settings.startup_runs} for start-up); peak memory by {meta['peak_memory_by']}\n"
+            + ("" if settings.only == GROUPS else f"figure groups: {', '.join(settings.only)} only\n"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

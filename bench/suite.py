@@ -61,7 +61,7 @@ class Bench:
 def lifecycle(b: Bench, n: int) -> list[Figure]:
     """Per round, each on a fresh database: the psql floor, the psycopg loop, archon-plan.
     Each applies everything, then reverts everything; archon-plan also runs a no-op apply
-    and status in between, and psql reads the tracking rows (the status floor)."""
+    and status in between, and psql and the psycopg floor read the tracking rows."""
     project = b.project(n)
     floor_apply, floor_revert = baselines.write_floor_files(project)
     taken: dict[str, list[Sample]] = defaultdict(list)
@@ -71,17 +71,27 @@ def lifecycle(b: Bench, n: int) -> list[Figure]:
             with fresh_database(b.server) as url:
                 taken["psql_apply"].append(run(baselines.psql(url, project.root, floor_apply)))
                 taken["psql_read"].append(run(baselines.psql(url, project.root, query=baselines.READ_ROWS)))
+                taken["psycopg_read"].append(run(baselines.psycopg_read(url, project.root)))
                 taken["psql_revert"].append(run(baselines.psql(url, project.root, floor_revert)))
         with fresh_database(b.server) as url:
             taken["loop_apply"].append(run(baselines.loop(url, project, "apply")))
+            if not b.psql:  # the rows the loop wrote are the same rows psql would have
+                taken["psycopg_read"].append(run(baselines.psycopg_read(url, project.root)))
             taken["loop_revert"].append(run(baselines.loop(url, project, "revert")))
         with fresh_database(b.server) as url:
             for key, args, cold in STEPS:
                 last = [str(n)] if key == "revert" else []
                 taken[key].append(run(b.archon_plan(project, url, *args, *last, cold=cold)))
-    series = {key: Series(tuple(samples)) for key, samples in taken.items()}
-    figures = [_apply(n, series), _revert(n, series), *_read_only(n, series)]
-    return figures if b.psql else [replace(f, note=NO_PSQL) for f in figures]
+    return lifecycle_figures(n, {key: Series(tuple(samples)) for key, samples in taken.items()})
+
+
+def lifecycle_figures(n: int, series: dict[str, Series]) -> list[Figure]:
+    """The figures and their judgement from the samples taken; the psql series are missing
+    when psql is, and then only apply and revert lose their ratio (the reads have the
+    psycopg floor)."""
+    writes = [_apply(n, series), _revert(n, series)]
+    writes = writes if "psql_apply" in series else [replace(f, note=NO_PSQL) for f in writes]
+    return writes + _read_only(n, series)
 
 
 # archon-plan's runs in each round, in order, on one database: (key, arguments, cold cache).
@@ -90,38 +100,50 @@ STEPS = (("apply", ["apply"], False), ("noop", ["apply"], False), ("status", ["s
          ("revert", ["revert", "--last"], False))
 
 
-def _versus_loop(archon: Series, loop: Series) -> dict[str, object]:
-    return {"psycopg_ms": round(loop.ms, 2), "psycopg_ratio": round(archon.ms / loop.ms, 3),
-            "psycopg_samples_ms": loop.all_ms, "psycopg_peak_mb": round(loop.peak_mb, 1)}
+def _versus(prefix: str, archon: Series, other: Series | None) -> dict[str, object]:
+    """A second baseline's median, archon-plan's ratio to it, its samples and peak, for detail."""
+    if other is None:
+        return {}
+    return {f"{prefix}_ms": round(other.ms, 2), f"{prefix}_ratio": round(archon.ms / other.ms, 3),
+            f"{prefix}_samples_ms": other.all_ms, f"{prefix}_peak_mb": round(other.peak_mb, 1)}
 
 
 def _apply(n: int, s: dict[str, Series]) -> Figure:
     figure = timed("apply_all", f"apply all, N={n:,}", n, s["apply"], s.get("psql_apply"), "psql floor",
-                   extra=_versus_loop(s["apply"], s["loop_apply"]))
+                   extra=_versus("psycopg", s["apply"], s["loop_apply"]))
     if n != TARGET_N:
         return figure
-    met = at_most(1.10, figure.ratio) and at_most(0.2, figure.per_migration)
-    return judged(figure, "<= 1.10x floor, <= 0.2 ms/migration", met)
+    # Judged on the rounded ratios the report shows, so "met" never contradicts the table.
+    met = at_most(1.0, _loop_ratio(figure)) and at_most(1.25, figure.ratio)
+    return judged(figure, "<= 1.0x psycopg loop, <= 1.25x floor", met)
+
+
+def _loop_ratio(figure: Figure) -> float | None:
+    ratio = figure.detail.get("psycopg_ratio")
+    return ratio if isinstance(ratio, float) else None
 
 
 def _revert(n: int, s: dict[str, Series]) -> Figure:
     figure = timed("revert_all", f"revert all, N={n:,}", n, s["revert"], s.get("psql_revert"),
-                   "psql floor", extra=_versus_loop(s["revert"], s["loop_revert"]))
+                   "psql floor", extra=_versus("psycopg", s["revert"], s["loop_revert"]))
     return figure if n != TARGET_N else judged(figure, "<= 1.30x floor", at_most(1.30, figure.ratio))
 
 
-READ_ONLY = (("noop", "noop_apply", "no-op apply"), ("status", "status", "status"),
-             ("noop_cold", "noop_apply_cold", "no-op apply, cold cache"),
-             ("status_cold", "status_cold", "status, cold cache"))
+# (key, figure id, label, judged): the cold-cache runs are reported, not judged (issue 13).
+READ_ONLY = (("noop", "noop_apply", "no-op apply", True), ("status", "status", "status", True),
+             ("noop_cold", "noop_apply_cold", "no-op apply, cold cache", False),
+             ("status_cold", "status_cold", "status, cold cache", False))
 
 
 def _read_only(n: int, s: dict[str, Series]) -> list[Figure]:
+    """Against the psycopg floor: Python, psycopg and one read are what no Python tool escapes,
+    so the ratio is archon-plan's own part; psql's read stays in detail for comparison."""
     figures = []
-    for key, id_, label in READ_ONLY:
-        figure = timed(id_, f"{label}, N={n:,} applied", n, s[key], s.get("psql_read"),
-                       "psql reads the rows", per_migration=False)
-        if n == TARGET_N:
-            figure = judged(figure, "< 150 ms", figure.value is not None and figure.value < 150)
+    for key, id_, label, judge in READ_ONLY:
+        figure = timed(id_, f"{label}, N={n:,} applied", n, s[key], s["psycopg_read"], "psycopg floor",
+                       per_migration=False, extra=_versus("psql_read", s[key], s.get("psql_read")))
+        if judge and n == TARGET_N:
+            figure = judged(figure, "<= 1.15x psycopg floor", at_most(1.15, figure.ratio))
         figures.append(figure)
     return figures
 
