@@ -3,9 +3,10 @@ and the failed message's error mapped back to the file.
 
 PostgreSQL runs the statements of one simple-query message as one implicit transaction:
 all of them commit together or none does, in a single round trip. The message holds
-`SET LOCAL`-style timeouts (plus checks that the session is the one that took the migration
-lock and still holds it), then the file's statements exactly as written, the statements
-that clean the session, the lock check again, then one statement that records the result.
+`SET LOCAL`-style timeouts (plus a check that the session is the one that took the migration
+lock), then the file's statements exactly as written, the statements that clean the
+session, the check that the session still holds the lock, then one statement that records
+the result.
 Values are bound client-side (psycopg's ClientCursor), since the simple protocol has no
 parameters; server error positions are mapped back to the file.
 """
@@ -87,6 +88,10 @@ class Composer:
 
     def setup(self, migration: Migration, local: bool = True) -> str:
         """Timeouts for the migration and the check that it still runs on the locking session.
+        Whether that session still holds the lock is checked after the file instead (record,
+        and before each statement of a non-transactional one): only a migration can release
+        it, so that one check also covers every earlier migration, and reading pg_locks is
+        the costliest statement of the message (docs/performance.md).
 
         SET LOCAL (`local`) keeps the timeouts inside the transaction, where any pooler
         keeps them too. PostgreSQL 14+ also notices a vanished client (a SIGKILLed runner)
@@ -134,8 +139,7 @@ _LOCK_CHECK = sql.SQL("SELECT ") + _LOCK_LOST
 @functools.lru_cache(maxsize=16)
 def _setup_template(names: tuple[str, ...], local: bool) -> sql.Composed:
     items = [sql.SQL("CASE WHEN pg_catalog.pg_backend_pid() <> %(backend_pid)s "
-                     "THEN pg_catalog.current_setting({}) END").format(sql.Literal(SESSION_GUARD)),
-             _LOCK_LOST]
+                     "THEN pg_catalog.current_setting({}) END").format(sql.Literal(SESSION_GUARD))]
     items += [sql.SQL("pg_catalog.set_config({}, {}, {})").format(
         sql.Literal(name), sql.Placeholder(name), sql.Literal(local)) for name in names]
     return sql.SQL("SELECT ") + sql.SQL(", ").join(items)
