@@ -74,3 +74,45 @@ def test_a_non_transactional_migration_that_releases_the_lock_stops_before_its_r
     err = capsys.readouterr().err
     assert "no longer holds the migration lock" in err and "--mark-applied" in err
     assert tracking_rows(db) == []
+
+
+def test_the_lock_is_held_twice_during_a_run_and_let_go_of_entirely_after_it(
+    db: Conn, database_url: str
+) -> None:
+    """Checking the lock lets go of one hold and takes it back (db/lock.py): the run must end
+    with none, or the next runner would wait for a session that is merely idle."""
+    from archon_plan.core.model import Settings
+    from archon_plan.db import lock
+
+    settings = Settings()
+    key = lock.lock_key(settings)
+    with psycopg.connect(database_url, autocommit=True) as runner:
+        lock.acquire_lock(runner, settings, 1.0)
+        held = runner.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                              "AND pid = pg_backend_pid()").fetchone()
+        assert db.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone() == (False,)
+        lock.release_lock(runner, settings)
+        assert db.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone() == (True,)
+        db.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        assert runner.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone() == (True,)
+    assert held == (1,)  # one lock in pg_locks: the two holds are counts of one
+
+
+@pytest.mark.parametrize("holds_released", [1, 2])
+def test_a_migration_that_unlocks_the_key_itself_is_stopped_once_no_hold_is_left(
+    tmp_path: Path, database_url: str, db: Conn, holds_released: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from archon_plan.core.model import Settings
+    from archon_plan.db import lock
+
+    unlock = f"SELECT pg_advisory_unlock({lock.lock_key(Settings())});\n" * holds_released
+    manifest = project(tmp_path, "CREATE TABLE t1 (a int);\n", unlock + "CREATE TABLE t2 (a int);\n",
+                       "CREATE TABLE t3 (a int);\n")
+    if holds_released == 1:  # the session still holds the lock: nobody else could have run
+        assert apply(manifest, database_url) == ExitCode.OK
+        assert len(tracking_rows(db)) == 3
+        return
+    assert apply(manifest, database_url) == ExitCode.REFUSED
+    assert "no longer holds the migration lock" in capsys.readouterr().err
+    assert [name for _, name in tracking_rows(db)] == ["001_step_1.sql"]
+    assert not table_exists(db, "t2") and not table_exists(db, "t3")
