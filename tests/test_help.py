@@ -13,7 +13,7 @@ import pytest
 
 from archon_plan.cli import main
 from archon_plan.cli.options import DATABASE, unused_database_options
-from archon_plan.cli.parser import build_parser
+from archon_plan.cli.parser import COMMON_VERBS, build_parser
 from tests.helpers import entry, write_project
 
 CONNECTION = {"--database-url", "--embedded"}
@@ -186,3 +186,52 @@ def test_the_database_options_table_of_the_docs_says_what_the_commands_do() -> N
     assert set(documented) == set(ARGUMENTS)
     listed = {command: flags - {"--lock-timeout"} for command, flags in documented.items() if flags}
     assert listed == {command: flags - {"--lock-timeout"} for command, flags in USES.items()}
+
+
+def _outcome(parse_argv: object, argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[object, ...]:
+    """What parsing argv gives: the namespace, or the exit code and what was printed."""
+    assert callable(parse_argv)
+    try:
+        result: object = vars(parse_argv(argv))
+    except SystemExit as exc:
+        result = exc.code
+    out = capsys.readouterr()
+    return result, out.out, out.err
+
+
+COMMON_LINES = [
+    *([*path.split(), *ARGUMENTS[path]] for path in LEAVES),
+    *([*path.split(), *ARGUMENTS[path], *given(flag)]
+      for path in LEAVES for flag in sorted(USES.get(path, ()))),
+    ["--database-url", "postgresql://u@h/db", "status", "--check"], ["--manifest", "status", "check"],
+    ["status", "--bogus"], ["status", "--help"], ["--help", "status"], ["status", "-h"],
+    ["--version", "apply"], ["apply", "--ta", "x"], ["revert"], ["repair"],
+    ["repair", "--through", "x", "--mark-applied"], ["show", "extra"], ["status", "--format", "xml"],
+    ["apply", "--embedded", "--lock-wait", "x"], [], ["statu"], ["history", "--limit", "0"],
+]
+
+
+@pytest.mark.parametrize("argv", COMMON_LINES, ids=" ".join)
+def test_the_common_verbs_own_parser_says_exactly_what_the_whole_parser_says(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from archon_plan.cli.parser import parse as parse_fast
+
+    assert _outcome(parse_fast, argv, capsys) == _outcome(parse, argv, capsys)
+
+
+@pytest.mark.parametrize("path", sorted(COMMON_VERBS))
+def test_a_common_verb_is_parsed_by_the_common_verbs_parser_alone(path: str) -> None:
+    """The fast path is taken, not merely fallen back from."""
+    assert build_parser(common_only=True).parse_args([path, *ARGUMENTS[path]]).command == path
+
+
+def test_parsing_a_common_verb_loads_none_of_the_other_verbs_modules() -> None:
+    import subprocess
+    import sys
+
+    probe = ("import sys; from archon_plan.cli.parser import parse; parse(['status']); "
+             "print(sorted(m for m in sys.modules if m.rsplit('.', 1)[-1] in "
+             "('fleet', 'drift', 'adopt', 'dashboard', 'renumber')))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -4,28 +4,27 @@ from __future__ import annotations
 
 import argparse
 import gc
-import getpass
 import os
 import signal
 import socket
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import __version__
-from ..core.model import Actor
+from ..core.model import NOBODY, Actor
 from ..errors import ArchonPlanError, ExitCode, Terminated
-from . import adopt, completion, dashboard, fleet, renumber
 from .options import unused_database_options
-from .parser import build_parser
+from .parser import COMMON_VERBS, build_parser, parse
 
 if TYPE_CHECKING:
     from .commands import Context
 
 # review.VERBS, spelled here so that parsing need not import review.py
 REVIEW_VERBS = ("check", "diff", "schema", "rehearse", "snapshot", "drift")
+ONLY_READING = ("show", "status", "history")  # no event is written: no actor to find out
 OWN_ERROR_DOCUMENT = ("check", "diff", "rehearse")  # put an error inside their own JSON document
 
 
@@ -51,10 +50,25 @@ def entry() -> int:
     over and over, for no memory saved (docs/performance.md). mypy tunes it down for the
     same reason. Not in main(), which tests and embedding programs call in their own process."""
     if "_ARGCOMPLETE" in os.environ:  # the shell's completion script asks: answer, and exit
+        from . import completion
+
         completion.complete(build_parser())
     gc.disable()
     signal.signal(signal.SIGTERM, _terminate)
     return main()
+
+
+def _verb_module(args: argparse.Namespace) -> Callable[[Context, argparse.Namespace], int] | None:
+    """The run() of a verb that has a module of its own."""
+    from . import adopt, dashboard, fleet, renumber
+
+    if args.command == "fleet":
+        return fleet.run
+    if adopt.handles(args):
+        return adopt.run
+    if renumber.handles(args):
+        return renumber.run
+    return dashboard.run if dashboard.handles(args) else None
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -64,12 +78,14 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse(sys.argv[1:] if argv is None else argv)
     if getattr(args, "deprecated_lock_timeout", False):
         print("archon-plan: warning: --lock-timeout is deprecated and will be removed; "
               "use --lock-wait (the same seconds)", file=sys.stderr)
     _warn_unused(args)
     if args.command == "completion":
+        from . import completion
+
         return completion.run(args)
     from . import commands  # after parsing: --version and --help stay fast
 
@@ -85,17 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         verbose=args.verbose and not args.quiet,
         json=getattr(args, "format", "text") == "json" and args.command not in OWN_ERROR_DOCUMENT,
         ignore_windows=getattr(args, "ignore_windows", False),
-        actor=_actor(),
+        actor=NOBODY if args.command in ONLY_READING else _actor(),
     )
     try:
-        if args.command == "fleet":
-            return int(fleet.run(context, args))
-        if adopt.handles(args):
-            return adopt.run(context, args)
-        if renumber.handles(args):
-            return renumber.run(context, args)
-        if dashboard.handles(args):
-            return dashboard.run(context, args)
+        if args.command not in COMMON_VERBS or args.command == "repair":
+            elsewhere = _verb_module(args)  # imported only when it runs
+            if elsewhere is not None:
+                return int(elsewhere(context, args))
         if args.command in REVIEW_VERBS:
             from . import review
 
@@ -131,6 +143,8 @@ def _warn_unused(args: argparse.Namespace) -> None:
 
 def _actor() -> Actor:
     """Who runs us, for the event history; the database user comes from the server."""
+    import getpass  # here: with termios, 0.5 ms that `status` need not pay
+
     try:
         user: str | None = getpass.getuser()
     except (OSError, KeyError):  # no login name in some containers

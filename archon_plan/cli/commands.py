@@ -104,7 +104,6 @@ def connected(context: Context, settings: Settings, root: Path, chosen: Target |
 def target_database(context: Context, root: Path) -> Target:
     """The configured database; the embedded one only when chosen, or on a laptop with
     nothing configured. Never silently in CI, where a missing secret must fail the deploy."""
-    from ..db import embedded
     from ..db.target import resolve_target
 
     target = resolve_target(context.database_url, context.env)
@@ -124,6 +123,8 @@ def target_database(context: Context, root: Path) -> Target:
             "database in CI, where a missing secret would otherwise migrate a throwaway one",
             "set --database-url, ARCHON_DATABASE_URL, DATABASE_URL, SUPABASE_DB_URL, or SUPABASE_URL "
             "with SUPABASE_DB_PASSWORD; --embedded (or ARCHON_EMBEDDED=1) chooses the embedded one")
+    from ..db import embedded
+
     target = embedded.embedded_target(root)
     if not chosen:
         print(f"archon-plan: no database configured; using the {target.source} "

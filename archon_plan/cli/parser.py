@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from .. import __version__
-from . import adopt, completion, dashboard, drift, fleet, renumber
+from . import completion
 from .options import (
     CONNECTION,
     RUN,
@@ -32,10 +33,44 @@ EXIT_CODES = ("Exit codes: 0 ok, 3 migration failed, 4 invalid manifest or plan,
 EXAMPLES = ("archon-plan check", "archon-plan apply --dry-run", "archon-plan COMMAND --help")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="archon-plan", formatter_class=HelpFormatter,
-                                     description="Declarative, manifest-driven PostgreSQL migrations.",
-                                     epilog=f"{EXIT_CODES}\n\n{example_epilog(EXAMPLES)}")
+# The verbs of every deploy and CI job: a command line that names one is parsed first by a
+# parser of their two groups alone, which is a few ms of every `status` (docs/performance.md).
+COMMON_VERBS = frozenset({"show", "status", "apply", "revert", "create", "init", "history", "repair"})
+
+
+class _Incomplete(Exception):
+    """The parser of the common verbs cannot say what the whole parser would."""
+
+
+class _CommonVerbs(argparse.ArgumentParser):
+    """Parses a command line of a common verb; anything but a clean parse (an error, any
+    help or usage) is left to the whole parser, which says it as always."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _Incomplete(message)
+
+    def print_help(self, file: object = None) -> NoReturn:
+        raise _Incomplete("help")
+
+    def print_usage(self, file: object = None) -> NoReturn:
+        raise _Incomplete("usage")
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    """The command line, parsed as build_parser() parses it."""
+    if not COMMON_VERBS.isdisjoint(argv):
+        try:
+            return build_parser(common_only=True).parse_args(argv)
+        except _Incomplete:
+            pass
+    return build_parser().parse_args(argv)
+
+
+def build_parser(common_only: bool = False) -> argparse.ArgumentParser:
+    kind = _CommonVerbs if common_only else argparse.ArgumentParser  # subparsers are of its kind
+    parser = kind(prog="archon-plan", formatter_class=HelpFormatter,
+                  description="Declarative, manifest-driven PostgreSQL migrations.",
+                  epilog=f"{EXIT_CODES}\n\n{example_epilog(EXAMPLES)}")
     parser.add_argument("--version", action="version", version=f"archon-plan {__version__}")
     add_global_options(parser)
     common = argparse.ArgumentParser(add_help=False)  # `archon-plan apply --manifest ...` too
@@ -44,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     add = adder(sub, [common])
     _add_plan_verbs(add)
     _add_history_verbs(add)
+    if common_only:
+        return parser
+    from . import adopt, dashboard, drift, fleet, renumber
+
     check = _add_review_verbs(add)
     fleet.add_parser(add, positive(int))
     drift.add_parser(add, check)

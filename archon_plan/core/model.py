@@ -9,12 +9,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .extensions import Hook, Notify
 from .sqlfile import SqlFile
 
 if TYPE_CHECKING:
     from packaging.version import Version
 
+    from .extensions import Hook, Notify
     from .resume import Failure
 
 IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")  # used with fullmatch

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ..errors import DriftError, RefusedError, UsageError
-from . import windows
 from .graph import MigrationGraph
 from .model import (
     AppliedRow,
@@ -20,7 +20,9 @@ from .model import (
     Step,
     strip_sql_suffix,
 )
-from .resume import Failure
+
+if TYPE_CHECKING:
+    from .resume import Failure
 
 
 def compare(
@@ -119,13 +121,21 @@ def forwards_plan(
         if s.migration is None or s.state is not State.PENDING or (wanted is not None and
                                                                    s.migration.key not in wanted):
             continue
-        why = None if settings is None or now is None else windows.deferral(
-            settings.windows, s.migration.not_before, now)
+        why = _deferral(settings, s.migration, now)
         if deferred or (why and settings is not None and not settings.ignore_windows):
             deferred.append((s.migration, why or f"after {deferred[0][0].label}, which waits"))
             continue
         steps.append(Step(s.migration, Direction.APPLY, s.out_of_order, ignored_window=bool(why)))
     return Plan(tuple(steps), tuple(deferred))
+
+
+def _deferral(settings: Settings | None, migration: Migration, now: datetime | None) -> str | None:
+    """Why the migration may not start now, if so."""
+    if settings is None or now is None or not (settings.windows or migration.not_before):
+        return None
+    from . import windows  # here: most projects have no windows, and status runs often
+
+    return windows.deferral(settings.windows, migration.not_before, now)
 
 
 def _applied(statuses: Sequence[MigrationStatus]) -> list[Migration]:

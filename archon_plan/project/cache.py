@@ -23,15 +23,17 @@ import os
 from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..core.extensions import Hook, HookPoint, Notify, NotifyFormat, NotifyKind
 from ..core.graph import MigrationGraph
 from ..core.model import Manifest, Migration, Settings
 from ..core.sqlfile import SqlFile, normalize_sql_text
 from ..errors import RefusedError
 from . import files
+
+if TYPE_CHECKING:
+    from ..core.extensions import Hook, Notify
 
 FORMAT = 5  # 3: lint memos keep each finding's location as [file, line, column]; 4: hooks, notify;
 # 5: each SQL file's checksum and stamp
@@ -75,15 +77,21 @@ def load(cache: Path, manifest_path: Path) -> tuple[Manifest, MigrationGraph] | 
         order = tuple(migrations[i] for i in data["order"])
         if sorted(data["order"]) != list(range(len(migrations))):
             return None
-        hooks = tuple(Hook(HookPoint(h["when"]), tuple(h["run"]), h["timeout"], h["line"])
-                      for h in data["hooks"])
-        notify = tuple(Notify(n["url_env"], NotifyFormat(n["format"]), tuple(map(NotifyKind, n["on"])),
-                              n["secret_env"], n["line"]) for n in data["notify"])
+        hooks, notify = _extensions(data) if data["hooks"] or data["notify"] else ((), ())
     except (OSError, ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError):
         return None
     if reading.restamped:  # the rows were updated in place: the next run reads fewer files
         _write(entry, data)
     return Manifest(manifest_path, settings, migrations, hooks, notify), MigrationGraph(order, requires)
+
+
+def _extensions(data: dict[str, Any]) -> tuple[tuple[Hook, ...], tuple[Notify, ...]]:
+    from ..core.extensions import Hook, HookPoint, Notify, NotifyFormat, NotifyKind  # most have none
+
+    hooks = tuple(Hook(HookPoint(h["when"]), tuple(h["run"]), h["timeout"], h["line"]) for h in data["hooks"])
+    notify = tuple(Notify(n["url_env"], NotifyFormat(n["format"]), tuple(map(NotifyKind, n["on"])),
+                          n["secret_env"], n["line"]) for n in data["notify"])
+    return hooks, notify
 
 
 def store(cache: Path, manifest_path: Path, manifest: Manifest, graph: MigrationGraph,
