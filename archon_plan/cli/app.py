@@ -48,14 +48,20 @@ def entry() -> int:
     A short run whose objects live until it ends (the manifest, parse trees, psycopg's
     modules): reference counting frees the rest, and the cyclic collector only walks them
     over and over, for no memory saved (docs/performance.md). mypy tunes it down for the
-    same reason. Not in main(), which tests and embedding programs call in their own process."""
+    same reason. At the end they are frozen, so the interpreter's last collection at exit
+    does not walk them either: psycopg's modules (asyncio, ssl) made that alone about as
+    long as our own part of a `status`. Not in main(), which tests and embedding programs
+    call in their own process."""
     if "_ARGCOMPLETE" in os.environ:  # the shell's completion script asks: answer, and exit
         from . import completion
 
         completion.complete(build_parser())
     gc.disable()
     signal.signal(signal.SIGTERM, _terminate)
-    return main()
+    try:
+        return main()
+    finally:
+        gc.freeze()
 
 
 def _verb_module(args: argparse.Namespace) -> Callable[[Context, argparse.Namespace], int] | None:
