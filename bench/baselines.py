@@ -2,7 +2,7 @@
 
 The psql floor and the loop write the tracking table archon-plan writes, with the same DDL
 (tracker.ensure_table's seed table and added columns) and the same row INSERT / DELETE
-(tracker.record_applied / record_reverted without their bookkeeping), so the comparison is of
+(recording.record_applied / record_reverted without their bookkeeping), so the comparison is of
 the tool, not the work. The psycopg floor only reads the rows, as status must.
 """
 

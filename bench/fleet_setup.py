@@ -2,7 +2,7 @@
 
 The floor does a tenant's work as archon-plan does it: the tracking and events tables in the
 tenant's schema (tracker.ensure_table's DDL), then each migration in its own transaction with
-`SET LOCAL search_path TO <tenant>, public` and its tracking row (tracker.record_applied's
+`SET LOCAL search_path TO <tenant>, public` and its tracking row (recording.record_applied's
 INSERT without its bookkeeping). What it leaves out is what archon-plan adds: the lock,
 reading the rows, the events, the checks.
 """

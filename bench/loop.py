@@ -31,7 +31,7 @@ ALTER TABLE public.archon_migrations
     ADD COLUMN IF NOT EXISTS rollback_checksum VARCHAR(32);
 """
 
-# tracker.record_applied's row and record_reverted's DELETE (either name form).
+# recording.record_applied's row and record_reverted's DELETE (either name form).
 INSERT_ROW = """INSERT INTO public.archon_migrations (version, migration_name, applied_at, checksum,
     execution_ms, applied_by, rollback_checksum)
 VALUES (%s, %s, clock_timestamp(), %s,

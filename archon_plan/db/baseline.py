@@ -9,7 +9,7 @@ from ..core import planning
 from ..core.graph import MigrationGraph
 from ..core.model import NOBODY, Actor, Event, EventKind, Migration, MigrationStatus, Settings, State
 from ..errors import RefusedError
-from . import events, executor, state, tracker
+from . import events, executor, recording, state, tracker
 from .connection import Connection
 from .run import Reporter
 
@@ -40,7 +40,7 @@ def mark_applied(
         with conn.transaction():
             for migration in todo:
                 status = statuses[migration]
-                tracker.record_applied(conn, settings, migration)
+                recording.record_applied(conn, settings, migration)
                 more = detail(migration, status) if detail else {}
                 events.record_event(conn, settings, Event(kind, actor, migration, detail={
                     "file_checksum": migration.checksum, "previous_state": status.state.value, **more}))

@@ -24,7 +24,7 @@ from psycopg.pq.abc import PGresult
 from ..core.model import Direction, Event, Migration, Settings, Step
 from ..errors import MigrationFailedError, Outcome
 from ..sql import parse
-from . import events, lock, tracker
+from . import events, lock, recording
 
 # An unknown setting makes current_setting() fail with this name in the message: the
 # one way plain SQL can stop a message early without creating a function.
@@ -118,14 +118,14 @@ class Composer:
         row and event."""
         if step.ignored_window:  # --ignore-windows: the history says so
             event = replace(event, detail={**(event.detail or {}), "ignored_window": True})
-        values = {**tracker.migration_values(self._settings, step.migration),
+        values = {**recording.migration_values(self._settings, step.migration),
                   **events.event_values(self._settings, event)}
         if step.direction is Direction.APPLY:
-            scan = tracker.names_table(self._settings, step.migration)
-            recording = tracker.applied_template(self._settings, scan, True)
+            scan = recording.names_table(self._settings, step.migration)
+            recorded = recording.applied_template(self._settings, scan, True)
         else:
-            recording = tracker.reverted_template(self._settings, True)
-        return self.lock_check() + _SEPARATOR + self.bind(recording, values)
+            recorded = recording.reverted_template(self._settings, True)
+        return self.lock_check() + _SEPARATOR + self.bind(recorded, values)
 
     def lock_check(self) -> str:
         """A statement that fails (LOCK_GUARD) unless this session still holds the lock."""

@@ -72,9 +72,7 @@ def event_template(settings: Settings, in_transaction: bool) -> sql.Composed:
     return event_insert(settings, in_transaction)
 
 
-def event_insert(
-    settings: Settings, in_transaction: bool, after: sql.Identifier | None = None
-) -> sql.Composed:
+def event_insert(settings: Settings, in_transaction: bool) -> sql.Composed:
     """The INSERT of one event (event_values() binds it).
 
     In a migration's own transaction it started with the transaction (now());
@@ -85,12 +83,11 @@ def event_insert(
     else:
         started = sql.SQL("clock_timestamp() - make_interval(secs => %(e_seconds)s::float8)")
         duration = sql.SQL("%(e_ms)s::integer")
-    source = sql.SQL(" FROM (SELECT count(*) FROM {}) AS done").format(after) if after else sql.SQL("")
     return sql.SQL("""INSERT INTO {} (event, version, migration_name, checksum, rollback_checksum,
             os_user, host, tool_version, started_at, duration_ms, error, detail)
         SELECT %(e_kind)s, %(e_version)s, %(e_name)s, %(e_checksum)s, %(e_rollback)s, %(e_os_user)s,
-            %(e_host)s, %(e_tool_version)s, {}, {}, %(e_error)s, %(e_detail)s::jsonb{}""").format(
-        events_identifier(settings), started, duration, source)
+            %(e_host)s, %(e_tool_version)s, {}, {}, %(e_error)s, %(e_detail)s::jsonb""").format(
+        events_identifier(settings), started, duration)
 
 
 def read_events(

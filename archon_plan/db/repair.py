@@ -23,7 +23,7 @@ from ..core.model import (
 from ..core.resume import Failure
 from ..errors import RefusedError, UsageError
 from ..sql import parse
-from . import autocommit, events, executor, state, tracker
+from . import autocommit, events, executor, recording, state, tracker
 from .connection import Connection
 from .run import Prepared, Reporter
 
@@ -96,11 +96,11 @@ def _change(conn: Connection, settings: Settings, action: Repair, migration: Mig
             status: MigrationStatus, actor: Actor) -> None:
     """One migration's row changed on purpose, with its event, in the caller's transaction."""
     if action is Repair.ACCEPT_CHECKSUM:
-        tracker.update_checksum(conn, settings, migration)
+        recording.update_checksum(conn, settings, migration)
     elif action is Repair.MARK_APPLIED:
-        tracker.record_applied(conn, settings, migration)
+        recording.record_applied(conn, settings, migration)
     else:
-        tracker.record_reverted(conn, settings, migration)
+        recording.record_reverted(conn, settings, migration)
     detail: dict[str, object] = {"recorded_checksum": status.row.checksum if status.row else None,
                                  "file_checksum": migration.checksum, "previous_state": status.state.value}
     events.record_event(conn, settings, Event(EventKind(action.value), actor, migration, detail=detail))

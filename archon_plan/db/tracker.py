@@ -8,7 +8,6 @@ inside the migration's own transaction, and otherwise changed only by an explici
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 
 import psycopg
@@ -17,10 +16,10 @@ from psycopg import sql
 from ..core.durations import duration_is_off
 from ..core.model import AppliedRow, Migration, Settings
 from ..errors import LockTimeoutError, RefusedError
-from .events import Values, event_insert, events_identifier, events_table_name, exists
+from .events import events_identifier, events_table_name, exists
 
 
-def _table(settings: Settings) -> sql.Identifier:
+def table_identifier(settings: Settings) -> sql.Identifier:
     return sql.Identifier(settings.tracking_schema, settings.tracking_table)
 
 
@@ -34,7 +33,7 @@ def ensure_table(conn: psycopg.Connection[tuple[object, ...]], settings: Setting
     name = settings.tracking_table
     parts = {
         "schema": sql.Identifier(settings.tracking_schema),
-        "table": _table(settings),
+        "table": table_identifier(settings),
         "events": events_identifier(settings),
         "idx_version": sql.Identifier(f"idx_{name}_version"),  # fits: the manifest caps the name
         "idx_applied_at": sql.Identifier(f"idx_{name}_applied_at"),
@@ -88,7 +87,8 @@ def harden(conn: psycopg.Connection[tuple[object, ...]], settings: Settings) -> 
     """Row level security on, with no policy, and no privileges for PUBLIC or the API roles,
     for each of our two tables that has it off: archon-plan created it (now or in an older
     version). A table with it on is left alone: Archon's own 008 sets its policies."""
-    tables = {table.as_string(conn): table for table in (_table(settings), events_identifier(settings))}
+    ours = (table_identifier(settings), events_identifier(settings))
+    tables = {table.as_string(conn): table for table in ours}
     # Only the owner may enable row level security: a deploy role with DML grants on a table an
     # admin created leaves it as it is, rather than failing every run.
     rows = conn.execute("SELECT t.name FROM unnest(%s::text[]) AS t(name) JOIN pg_catalog.pg_class AS c "
@@ -150,7 +150,8 @@ def _complete(conn: psycopg.Connection[tuple[object, ...]], settings: Settings) 
                SELECT count(*) FROM pg_catalog.pg_attribute
                WHERE attrelid = to_regclass(%(table)s) AND NOT attisdropped
                  AND attname IN ('execution_ms', 'applied_by', 'rollback_checksum')) = 3""",
-        {"table": _table(settings).as_string(conn), "events": events_identifier(settings).as_string(conn)},
+        {"table": table_identifier(settings).as_string(conn),
+         "events": events_identifier(settings).as_string(conn)},
     ).fetchone()
     return bool(row and row[0])
 
@@ -160,10 +161,10 @@ def read_rows(
 ) -> list[AppliedRow]:
     """Every tracking row; none when the table does not exist yet (read-only). `there`: whether
     it exists, when the caller already asked."""
-    if not (exists(conn, _table(settings)) if there is None else there):
+    if not (exists(conn, table_identifier(settings)) if there is None else there):
         return []
     query = sql.SQL("SELECT id::text, version::text, migration_name::text, applied_at, checksum::text "
-                    "FROM {} ORDER BY applied_at, id").format(_table(settings))
+                    "FROM {} ORDER BY applied_at, id").format(table_identifier(settings))
     return [_applied_row(settings, *row) for row in conn.execute(query)]
 
 
@@ -183,7 +184,7 @@ def _applied_row(settings: Settings, row_id: object, version: object, name: obje
 
 def tables_exist(conn: psycopg.Connection[tuple[object, ...]], settings: Settings) -> tuple[bool, bool]:
     """Whether the tracking table and the events table exist: one round trip for both."""
-    names = (_table(settings).as_string(conn), events_identifier(settings).as_string(conn))
+    names = (table_identifier(settings).as_string(conn), events_identifier(settings).as_string(conn))
     row = conn.execute("SELECT to_regclass(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL", names).fetchone()
     return (bool(row[0]), bool(row[1])) if row else (False, False)
 
@@ -191,110 +192,6 @@ def tables_exist(conn: psycopg.Connection[tuple[object, ...]], settings: Setting
 def has_row(conn: psycopg.Connection[tuple[object, ...]], settings: Settings, migration: Migration) -> bool:
     """Whether the migration has its row (in either name form): whether it is applied."""
     query = sql.SQL("SELECT EXISTS (SELECT FROM {} WHERE version = %s AND migration_name IN (%s, %s))")
-    row = conn.execute(query.format(_table(settings)),
+    row = conn.execute(query.format(table_identifier(settings)),
                        (migration.version, migration.stem, migration.migration_name)).fetchone()
     return bool(row and row[0])
-
-
-def record_applied(
-    conn: psycopg.Connection[tuple[object, ...]], settings: Settings, migration: Migration
-) -> None:
-    """Write the migration's row inside its transaction, after its SQL ran."""
-    conn.execute(applied_template(settings, names_table(settings, migration), False),
-                 migration_values(settings, migration))
-
-
-def record_reverted(
-    conn: psycopg.Connection[tuple[object, ...]], settings: Settings, migration: Migration
-) -> None:
-    """Delete the migration's row (either name form) inside the rollback's transaction."""
-    conn.execute(reverted_template(settings, False), migration_values(settings, migration))
-
-
-# The statements below are templates with named placeholders, built once per settings
-# (composing psycopg.sql costs more than a small migration's round trip) and bound with
-# the values of each migration: server-side by execute(), client-side in a batch.
-
-
-def names_table(settings: Settings, migration: Migration) -> bool:
-    """Whether the file names the tracking table, so it may insert rows of its own."""
-    return settings.tracking_table.lower() in migration.sql.text.lower()
-
-
-def migration_values(settings: Settings, migration: Migration) -> Values:
-    return {
-        "version": migration.version, "stem": migration.stem, "file": migration.migration_name,
-        "name": migration.recorded_name(settings.name_form), "checksum": migration.checksum,
-        "rollback": migration.rollback.checksum if migration.rollback else None,
-    }
-
-
-@functools.lru_cache(maxsize=32)
-def applied_template(settings: Settings, scan_rows: bool, with_event: bool) -> sql.Composed:
-    """One statement that records an applied migration (and its event): its SQL's last companion.
-
-    Archon's files insert tracking rows themselves (their own, and 008 back-fills
-    001..007) under the name without `.sql`. A row this very transaction inserted under
-    exactly a name already recorded, or the migration's own under the name recorded next,
-    is removed first (the INSERT reads the DELETE's count, so it runs after it), so no name
-    is recorded twice; older rows are never touched. A row in the other name form is not a
-    duplicate: it is what Archon's own application looks up (`001_x` where migrate.py wrote
-    `001_x.sql`), and it stays. Only files that name the tracking table (`scan_rows`) can
-    insert such rows, so the others skip that scan.
-    """
-    table = _table(settings)
-    repeats: sql.Composable = sql.SQL("SELECT 1")
-    if scan_rows:
-        repeats = sql.SQL("""DELETE FROM {t} AS d
-            WHERE d.xmin = pg_catalog.pg_current_xact_id()::xid
-              AND ((d.version = %(version)s AND d.migration_name = %(name)s)
-                OR EXISTS (SELECT 1 FROM {t} AS o
-                    WHERE o.version = d.version AND o.id <> d.id
-                      AND o.xmin <> pg_catalog.pg_current_xact_id()::xid
-                      AND o.migration_name = d.migration_name))
-            RETURNING 1""").format(t=table)
-    tracked = sql.SQL("""INSERT INTO {t} (version, migration_name, applied_at, checksum,
-                execution_ms, applied_by, rollback_checksum)
-            SELECT %(version)s, %(name)s, clock_timestamp(), %(checksum)s,
-                (extract(epoch FROM clock_timestamp() - now()) * 1000)::integer,
-                current_user, %(rollback)s
-            FROM (SELECT count(*) FROM repeats) AS done RETURNING 1""").format(t=table)
-    return _chain(settings, [("repeats", repeats), ("tracked", tracked)], with_event)
-
-
-@functools.lru_cache(maxsize=32)
-def reverted_template(settings: Settings, with_event: bool) -> sql.Composed:
-    """One statement that deletes the migration's row (either name form) and appends its event.
-
-    Under the lock nobody else deletes rows, so finding none means the rollback's
-    own SQL removed it, which is fine.
-    """
-    gone = sql.SQL("DELETE FROM {} WHERE version = %(version)s AND migration_name IN (%(stem)s, %(file)s) "
-                   "RETURNING 1").format(_table(settings))
-    return _chain(settings, [("gone", gone)], with_event)
-
-
-def _chain(settings: Settings, steps: list[tuple[str, sql.Composable]], with_event: bool) -> sql.Composed:
-    """Data-modifying CTEs, each reading the one before so they run in order, then the event."""
-    ctes = sql.SQL(", ").join(sql.SQL("{} AS ({})").format(sql.Identifier(name), body)
-                             for name, body in steps)
-    last = sql.Identifier(steps[-1][0])
-    if with_event:
-        final = event_insert(settings, True, after=last)
-    else:
-        final = sql.SQL("SELECT count(*) FROM {}").format(last)
-    return sql.SQL("WITH {} {}").format(ctes, final)
-
-
-def update_checksum(
-    conn: psycopg.Connection[tuple[object, ...]], settings: Settings, migration: Migration
-) -> None:
-    """Record the file's current checksum: the explicit `repair --accept-checksum`."""
-    conn.execute(
-        sql.SQL("""UPDATE {} SET checksum = %s, rollback_checksum = %s
-            WHERE version = %s AND migration_name IN (%s, %s)""").format(_table(settings)),
-        (migration.checksum, migration.rollback.checksum if migration.rollback else None,
-         migration.version, migration.stem, migration.migration_name),
-    )
-
-
