@@ -356,6 +356,24 @@ def test_status_loads_neither_the_executor_nor_the_sql_parser(tmp_path: Path, da
     assert out.stdout.splitlines()[-1] == "0 []"
 
 
+def test_an_apply_with_nothing_to_do_loads_no_sql_parser_and_no_other_verb(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The no-op apply of every deploy: no file to parse, so neither pglast nor the message
+    builder, and none of the other verbs' modules (cli/parser.py COMMON_VERBS)."""
+    manifest = project(tmp_path)
+    assert_ok(run(tmp_path, "apply", manifest=manifest, database_url=database_url))
+    unwanted = [f"archon_plan.{m}" for m in ("db.batch", "sql.parse", "core.windows", "cli.fleet",
+                                              "cli.drift", "cli.adopt", "cli.dashboard", "review")]
+    unwanted += ["pglast", "pydantic", "networkx"]
+    code = ("import sys; from archon_plan.cli import main; "
+            "code = main(['--manifest', sys.argv[1], '--database-url', sys.argv[2], 'apply']); "
+            f"print(code, sorted(set(sys.modules) & {set(unwanted)!r}))")
+    out = subprocess.run([sys.executable, "-c", code, str(manifest), database_url], cwd=tmp_path,
+                         env=clean_env(), capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.splitlines()[-1] == "0 []"
+
+
 @pytest.mark.parametrize("verb", ["show", "check"])
 def test_verbs_without_a_database_do_not_load_psycopg(tmp_path: Path, verb: str) -> None:
     """`show` and `check` run in every pull request: psycopg's import alone is about 120 ms."""

@@ -7,11 +7,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import pq
 
-from ..core import windows
 from ..core.graph import MigrationGraph
 from ..core.model import NOBODY, Actor, Direction, Event, EventKind, Migration, Plan, Settings
 from ..errors import (
@@ -23,10 +23,12 @@ from ..errors import (
     RunInterruptedError,
     Terminated,
 )
-from ..sql import parse
-from . import batch, events, lock, state, tracker
+from . import events, lock, state, tracker
 from .connection import Connection
 from .run import Prepared, Reporter, Run, record_failure, refuse_lost_session
+
+if TYPE_CHECKING:
+    from .batch import Batch
 
 # The backoff's wait; tests put a recorder here rather than sleep for real.
 sleep: Callable[[float], None] = time.sleep
@@ -34,6 +36,8 @@ sleep: Callable[[float], None] = time.sleep
 
 def prepare(plan: Plan) -> list[Prepared]:
     """Parse every file of the plan; refuse the whole run on any problem."""
+    from ..sql import parse  # here, as batch and windows below: a no-op apply needs none of them
+
     problems: list[Problem] = []
     prepared = []
     for step in plan.steps:
@@ -72,6 +76,8 @@ def _no_longer_due(run: Run, item: Prepared) -> str | None:
     if item.step.direction is not Direction.APPLY or settings.ignore_windows or not (
             settings.windows or migration.not_before):
         return None
+    from ..core import windows
+
     return windows.deferral(settings.windows, migration.not_before, datetime.now(UTC))
 
 
@@ -112,6 +118,8 @@ class _Failed(Exception):
 
 def _run_step(run: Run, item: Prepared) -> None:
     """The migration, its tracking row and its event in one message: one round trip."""
+    from . import batch
+
     step, conn = item.step, run.conn
     record = run.composer.record(step, Event(EventKind.done(step.direction), run.actor, step.migration))
     message = batch.build(run.composer.setup(step.migration), item.statements, record)
@@ -152,6 +160,8 @@ def _lost(run: Run, item: Prepared, exc: psycopg.Error) -> ConnectionLostError:
 def _interrupted(run: Run, item: Prepared, interrupt: KeyboardInterrupt) -> RunInterruptedError:
     """Ctrl-C or SIGTERM during a message (psycopg has cancelled it on the server): rolled back,
     unless it landed after the commit, which the tracking row tells."""
+    from ..sql import parse  # loaded by prepare() already
+
     step, conn = item.step, run.conn
     with contextlib.suppress(psycopg.Error):
         if conn.info.transaction_status in (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR):
@@ -174,10 +184,12 @@ def _interrupted(run: Run, item: Prepared, interrupt: KeyboardInterrupt) -> RunI
 
 
 def _failure(
-    run: Run, item: Prepared, message: batch.Batch, completed: int | None, exc: psycopg.Error
+    run: Run, item: Prepared, message: Batch, completed: int | None, exc: psycopg.Error
 ) -> MigrationFailedError:
     """A failed message rolled back, unless the connection broke: then its COMMIT may have
     happened before the answer was lost, and only the tracking row can tell."""
+    from . import batch  # loaded by _run_step() already
+
     located = batch.locate(message, completed, exc)
     if not run.conn.broken:
         return batch.failure(item.step, *located, exc)

@@ -7,15 +7,18 @@ import contextlib
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import psycopg
 
 from ..core.model import Actor, Event, Migration, Settings, Step
 from ..errors import RefusedError
-from ..sql import parse
-from . import batch, events
+from . import events
 from .connection import Connection
+
+if TYPE_CHECKING:
+    from ..sql import parse
+    from .batch import Composer
 
 
 class Reporter(Protocol):
@@ -48,9 +51,11 @@ class Run:
     reconnect: Callable[[], Connection] | None = None  # to settle a step after a lost connection
 
     @functools.cached_property
-    def composer(self) -> batch.Composer:
+    def composer(self) -> Composer:
         """The run's statements as text, each template rendered once per run."""
-        return batch.Composer(self.conn, self.settings, self.backend_pid)
+        from .batch import Composer  # here: a run with nothing to do never composes
+
+        return Composer(self.conn, self.settings, self.backend_pid)
 
     @functools.cached_property
     def bookkeeping(self) -> Connection:
@@ -75,6 +80,8 @@ def refuse_lost_session(run: Run, migration: Migration, exc: psycopg.Error,
                         left: str | None = None) -> None:
     """Stop the run when a guard of the message found the session changed or the lock gone;
     `left` says what of the migration stayed, when something did."""
+    from . import batch  # a message failed: batch sent it
+
     primary = exc.diag.message_primary or ""
     what = f"{migration.label}: {left}" if left else f"nothing of {migration.label} was applied"
     if batch.SESSION_GUARD in primary:
