@@ -57,6 +57,11 @@ class SqlFile:
         return self._path
 
     @property
+    def filename(self) -> str:
+        """The path as a string, without making a Path of it."""
+        return str(self._path)
+
+    @property
     def display(self) -> str:
         return self._display
 
@@ -88,11 +93,11 @@ class SqlFile:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, SqlFile):
             return NotImplemented
-        mine, theirs = (self.display, str(self._path)), (other.display, str(other._path))
+        mine, theirs = (self.display, self.filename), (other.display, other.filename)
         return mine == theirs and self.checksum == other.checksum
 
     def __hash__(self) -> int:
-        return hash((self.display, str(self._path)))
+        return hash((self.display, self.filename))
 
     def __repr__(self) -> str:
-        return f"SqlFile(path={str(self._path)!r}, display={self.display!r})"
+        return f"SqlFile(path={self.filename!r}, display={self.display!r})"

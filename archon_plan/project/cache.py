@@ -129,7 +129,7 @@ def _plain(value: Any, root: str) -> Any:
     """A field's value as JSON; a SQL file as [display, its resolved path unless root + display,
     checksum, stamp]."""
     if isinstance(value, SqlFile):
-        path = str(value.path)
+        path = value.filename
         return [value.display, None if path == root + value.display else path, value.checksum,
                 None if value.stamp is None else list(value.stamp)]
     if isinstance(value, frozenset):
@@ -207,7 +207,7 @@ class _Reading:
 def _reread(root: str, file: SqlFile) -> str:
     """The text of a file vouched for by its stamp, at its first use; SqlFile checks it."""
     try:
-        return normalize_sql_text(_read_resolved(root, file.display, str(file.path))[0])
+        return normalize_sql_text(_read_resolved(root, file.display, file.filename)[0])
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise RefusedError(f"{file.display} changed while archon-plan ran: {exc}",
                            "run the command again") from None
