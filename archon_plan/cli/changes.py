@@ -15,6 +15,7 @@ from ..core.extensions import HookPoint, NotifyKind
 from ..core.model import Manifest, MigrationStatus, Plan, State
 from ..core.text import SCHEMA_VERSION
 from ..errors import ArchonPlanError, ExitCode
+from ..project import cache
 from . import render
 from .commands import Context, connected, load, target_named
 from .notify import Notifier
@@ -32,6 +33,7 @@ def apply(context: Context, args: argparse.Namespace) -> int:
     phase = _Phases(context.verbose)
     loaded, built = load(context)
     phase("load the manifest")
+    kept = _kept_splits(context)
     target = target_named(built, args.target) if args.target else None
     with _told(context, loaded) as notifier, connected(context, loaded.settings, loaded.root) as (conn, db):
         phase("connect")
@@ -51,7 +53,8 @@ def apply(context: Context, args: argparse.Namespace) -> int:
         try:
             plan = executor.apply(conn, loaded.settings, built,
                                   HookReporter(hooks, notifier, progress, context.verbose), target,
-                                  context.actor, reconnect=lambda: connection.connect(db), before=before)
+                                  context.actor, reconnect=lambda: connection.connect(db), before=before,
+                                  kept=kept)
             phase(f"lock, plan and apply {len(plan)} migration(s)")
         except ArchonPlanError as exc:
             if not isinstance(exc, HookStopped) and not conn.broken:
@@ -59,6 +62,7 @@ def apply(context: Context, args: argparse.Namespace) -> int:
             raise
         finally:
             progress.close()
+            _keep(kept, loaded)
         if plan:
             hooks.run(HookPoint.AFTER_APPLY)
             notifier.send(NotifyKind.APPLIED)
@@ -96,12 +100,14 @@ def revert(context: Context, args: argparse.Namespace) -> int:
             return _dry_run(plan, "revert", context.json)
         none = Hooks((), {}, loaded.settings, context.actor)  # hooks are apply's; progress and timers only
         progress = Progress(context.quiet, lines=not context.json)
+        kept = _kept_splits(context)
         try:
             reporter = HookReporter(none, notifier, progress, context.verbose)
             plan = executor.revert(conn, loaded.settings, built, reporter, select, args.cascade,
-                                   context.actor, reconnect=lambda: connection.connect(db))
+                                   context.actor, reconnect=lambda: connection.connect(db), kept=kept)
         finally:
             progress.close()
+            _keep(kept, loaded)
         if plan:
             notifier.send(NotifyKind.REVERTED)
         if context.json:
@@ -109,6 +115,17 @@ def revert(context: Context, args: argparse.Namespace) -> int:
     if not context.quiet and not context.json:
         _summary(plan, "reverted", len(built.order))
     return ExitCode.OK
+
+
+def _kept_splits(context: Context) -> cache.Memo:
+    """Each file's checked split from earlier runs, so that it is not parsed again."""
+    return cache.Memo(cache.folder(context.env), context.manifest_path, "splits")
+
+
+def _keep(kept: cache.Memo, loaded: Manifest) -> None:
+    """Keep the splits of the manifest's files as they are now, and no others."""
+    files = {f.checksum for m in loaded.migrations for f in (m.sql, m.rollback) if f is not None}
+    kept.save(lambda key: key.partition(":")[0] in files)
 
 
 @contextmanager

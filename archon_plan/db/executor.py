@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import psycopg
 from psycopg import pq
@@ -34,18 +34,34 @@ if TYPE_CHECKING:
 sleep: Callable[[float], None] = time.sleep
 
 
-def prepare(plan: Plan) -> list[Prepared]:
-    """Parse every file of the plan; refuse the whole run on any problem."""
-    from ..sql import parse  # here, as batch and windows below: a no-op apply needs none of them
+class Kept(Protocol):
+    """Where a file's checked split is kept between runs (project/cache.py Memo; a dict will do)."""
+
+    def get(self, key: str) -> Any: ...
+    def __setitem__(self, key: str, value: Any) -> None: ...
+
+
+def prepare(plan: Plan, kept: Kept | None = None) -> list[Prepared]:
+    """Parse every file of the plan; refuse the whole run on any problem. A file found clean
+    by an earlier run, in the same mode, is not parsed again (sql/remembered.py)."""
+    from ..sql import parse, remembered  # here, as batch and windows below: a no-op apply needs none
 
     problems: list[Problem] = []
     prepared = []
     for step in plan.steps:
-        found = parse.problems(step.sql, f"migration {step.migration.label}",
-                               step.migration.transactional, step.direction is Direction.REVERT)
+        transactional, rollback = step.migration.transactional, step.direction is Direction.REVERT
+        key = remembered.key(step.sql, transactional, rollback)
+        keeps = kept is not None and transactional  # a non-transactional run reads parse trees
+        known = remembered.statements(step.sql.text, kept.get(key)) if kept is not None and keeps else None
+        if known is not None:
+            prepared.append(Prepared(step, known))
+            continue
+        found = parse.problems(step.sql, f"migration {step.migration.label}", transactional, rollback)
         problems.extend(found)
         if not found:
             prepared.append(Prepared(step, parse.runnable_statements(step.sql)))
+            if kept is not None and keeps:
+                kept[key] = remembered.spans(prepared[-1].statements)
     if problems:
         raise ManifestError(problems)
     return prepared
@@ -226,13 +242,15 @@ def apply(
     actor: Actor = NOBODY,
     reconnect: Callable[[], Connection] | None = None,
     before: Callable[[Plan], None] = lambda plan: None,
+    kept: Kept | None = None,
 ) -> Plan:
     """Apply what is pending (up to target) under the lock; return what ran. `before` gets the
-    plan once it is known and its files are checked, before anything changes: a hook may stop it."""
+    plan once it is known and its files are checked, before anything changes: a hook may stop it.
+    `kept`: files' checked splits from earlier runs (prepare)."""
     with locked(conn, settings, reporter, actor, reconnect) as run:
         plan = state.plan_forwards(conn, settings, graph, target)
         if plan:
-            prepared = prepare(plan)  # refuse before creating even the tracking table
+            prepared = prepare(plan, kept)  # refuse before creating even the tracking table
             before(plan)
             tracker.ensure_table(conn, settings)
         tracker.harden(conn, settings)  # before running: a run that fails leaves them closed too
@@ -256,12 +274,13 @@ def revert(
     cascade: bool = False,
     actor: Actor = NOBODY,
     reconnect: Callable[[], Connection] | None = None,
+    kept: Kept | None = None,
 ) -> Plan:
     """Run rollbacks for the selected migrations (and dependents with cascade)."""
     with locked(conn, settings, reporter, actor, reconnect) as run:
         plan = state.plan_backwards(conn, settings, graph, select, cascade)
         if plan:
-            prepared = prepare(plan)
+            prepared = prepare(plan, kept)
             tracker.ensure_table(conn, settings)  # an Archon table may lack the events table
         tracker.harden(conn, settings)
         if plan:

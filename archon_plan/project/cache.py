@@ -20,7 +20,7 @@ import functools
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -245,3 +245,30 @@ def load_memo(cache: Path, manifest_path: Path, kind: str) -> dict[str, Any]:
 def store_memo(cache: Path, manifest_path: Path, kind: str, entries: dict[str, Any]) -> None:
     path = _entry_path(cache, manifest_path).with_suffix(f".{kind}.json")
     _write(path, {"key": _key(b""), "entries": entries})
+
+
+class Memo:
+    """Results kept for a manifest between runs (load_memo, store_memo), read at their first
+    use and written back only when one was added: a run that needs none reads nothing."""
+
+    def __init__(self, cache: Path, manifest_path: Path, kind: str) -> None:
+        self._where = (cache, manifest_path, kind)
+        self._entries: dict[str, Any] | None = None
+        self._added = False
+
+    def _loaded(self) -> dict[str, Any]:
+        if self._entries is None:
+            self._entries = load_memo(*self._where)
+        return self._entries
+
+    def get(self, key: str) -> Any:
+        return self._loaded().get(key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._loaded()[key] = value
+        self._added = True
+
+    def save(self, keep: Callable[[str], bool]) -> None:
+        """Write the entries back, only those `keep` still wants (best effort)."""
+        if self._added and self._entries is not None:
+            store_memo(*self._where, {k: v for k, v in self._entries.items() if keep(k)})

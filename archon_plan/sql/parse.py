@@ -26,7 +26,18 @@ class Statement:
     text: str
     offset: int  # 0-based character offset in the file
     kind: str  # the parse tree's node name: CreateStmt, IndexStmt, TransactionStmt, ...
-    fields: dict[str, Any] = field(repr=False, compare=False)
+    parsed: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The node's fields. A statement kept from an earlier run (remembered.py) has none:
+        its text alone is parsed again here, so its locations count from its own start."""
+        parsed = self.parsed
+        if parsed is None:
+            (again,) = split_statements(self.text)
+            parsed = again.fields
+            object.__setattr__(self, "parsed", parsed)
+        return parsed
 
     @property
     def is_transaction_control(self) -> bool:
