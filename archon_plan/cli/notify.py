@@ -8,8 +8,6 @@ is still running after `long_running_after`.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import sys
 import threading
@@ -69,6 +67,9 @@ class Notifier:
                        "User-Agent": f"archon-plan/{self.actor.tool_version}"}
             secret = self.env.get(target.secret_env or "", "")
             if target.secret_env and secret:
+                import hashlib
+                import hmac  # here: most runs send nothing
+
                 signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
                 headers[SIGNATURE_HEADER] = f"sha256={signature}"
             problem = _post(url, body, headers)

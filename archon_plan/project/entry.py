@@ -7,12 +7,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ..core.model import FILE_NAME_RE, FILE_NAME_RULE, UNSAFE_TEXT_RE, Migration
+from ..core.model import Migration
 from ..core.sqlfile import SqlFile
 from ..errors import Problem
 from ..sql import rules
 from . import files
 from .lines import Lines, located, pydantic_problems, suggest
+from .naming import FILE_NAME_RE, FILE_NAME_RULE, UNSAFE_TEXT_RE
 from .schema import EntryModel, version_problem
 
 

@@ -9,12 +9,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..core.model import IDENTIFIER_RE, TABLE_NAME_RE, Manifest, Migration, NameForm, Settings
+from ..core.model import Manifest, Migration, NameForm, Settings
 from ..errors import Problem
 from . import files
 from .entry import parse_entry
 from .extensions import parse_hooks, parse_notify
 from .lines import Lines, located, pydantic_problems, suggest
+from .naming import IDENTIFIER_RE, TABLE_NAME_RE
 from .schema import SettingsModel
 from .schema import manifest_json_schema as manifest_json_schema  # the API names it here
 

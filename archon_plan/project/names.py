@@ -7,8 +7,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from ..core.model import FILE_NAME_RE, UNSAFE_TEXT_RE
 from . import files
+from .naming import FILE_NAME_RE, UNSAFE_TEXT_RE
 
 DESCRIPTION_CHARS = 60  # what a shell shows beside a name
 

@@ -14,8 +14,6 @@ import tomli_w
 from packaging.version import InvalidVersion, Version
 
 from ..core.model import (
-    FILE_NAME_RE,
-    FILE_NAME_RULE,
     FORWARD_TEMPLATE_MARK,
     ROLLBACK_TEMPLATE_MARK,
     Manifest,
@@ -25,6 +23,7 @@ from ..core.model import (
 )
 from ..errors import ScaffoldError
 from . import layout
+from .naming import FILE_NAME_RE, FILE_NAME_RULE
 
 SLUG_RE = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")  # used with fullmatch
 DESCRIPTION_RE = re.compile(r"^--\s*Description:\s*(?P<text>.+)$", re.M | re.I)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..core.model import FILE_NAME_RE, Migration
+from ..core.model import Migration
+from .naming import FILE_NAME_RE
 
 
 def unlisted_files(migrations: Sequence[Migration], root: Path) -> list[str]:
