@@ -34,8 +34,8 @@ EXAMPLES = ("archon-plan check", "archon-plan apply --dry-run", "archon-plan COM
 
 
 # The verbs of every deploy and CI job: a command line that names one is parsed first by a
-# parser of their two groups alone, which is a few ms of every `status` (docs/performance.md).
-COMMON_VERBS = frozenset({"show", "status", "apply", "revert", "create", "init", "history", "repair"})
+# parser of that verb alone, which is a few ms of every `status` (docs/performance.md).
+COMMON_VERBS = ("show", "status", "apply", "revert", "create", "init", "history", "repair")
 
 
 class _Incomplete(Exception):
@@ -58,16 +58,18 @@ class _CommonVerbs(argparse.ArgumentParser):
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
     """The command line, parsed as build_parser() parses it."""
-    if not COMMON_VERBS.isdisjoint(argv):
+    verb = next((word for word in argv if word in COMMON_VERBS), None)
+    if verb is not None:
         try:
-            return build_parser(common_only=True).parse_args(argv)
+            return build_parser(only=verb).parse_args(argv)
         except _Incomplete:
             pass
     return build_parser().parse_args(argv)
 
 
-def build_parser(common_only: bool = False) -> argparse.ArgumentParser:
-    kind = _CommonVerbs if common_only else argparse.ArgumentParser  # subparsers are of its kind
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or `only` one of the common verbs' (parse)."""
+    kind = _CommonVerbs if only else argparse.ArgumentParser  # subparsers are of its kind
     parser = kind(prog="archon-plan", formatter_class=HelpFormatter,
                   description="Declarative, manifest-driven PostgreSQL migrations.",
                   epilog=f"{EXIT_CODES}\n\n{example_epilog(EXAMPLES)}")
@@ -77,9 +79,10 @@ def build_parser(common_only: bool = False) -> argparse.ArgumentParser:
     add_common_options(common)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add = adder(sub, [common])
-    _add_plan_verbs(add)
-    _add_history_verbs(add)
-    if common_only:
+    for verb, add_verb in zip(COMMON_VERBS, _COMMON, strict=True):
+        if only in (None, verb):
+            add_verb(add)
+    if only:
         return parser
     from . import adopt, dashboard, drift, fleet, renumber
 
@@ -93,20 +96,26 @@ def build_parser(common_only: bool = False) -> argparse.ArgumentParser:
     return parser
 
 
-def _add_plan_verbs(add: Callable[..., argparse.ArgumentParser]) -> None:
-    """show, status, apply, revert, create, init."""
+Adder = Callable[..., argparse.ArgumentParser]
+
+
+def _add_show(add: Adder) -> None:
     show = add("show", help="print the plan from the manifest alone",
                example="archon-plan show --format markdown --release 0.2.0")
     show.add_argument("--format", choices=FORMATS_SHOW, default="text",
                       help="markdown: release notes from the descriptions")
     show.add_argument("--release", metavar="V", help="only the migrations of release V")
 
+
+def _add_status(add: Adder) -> None:
     status = add("status", help="compare the manifest with the database", database=CONNECTION,
                  example="archon-plan status --check")
     status.add_argument("--format", choices=FORMATS_STATUS, default="text")
     status.add_argument("--check", action="store_true",
                         help="exit 8 when anything is pending or modified (for CI)")
 
+
+def _add_apply(add: Adder) -> None:
     apply = add("apply", help="apply pending migrations", database=(*CONNECTION, *RUN),
                 example=("archon-plan apply",
                          "archon-plan apply --target 0.2.0/001_add_task_labels --dry-run"))
@@ -117,6 +126,8 @@ def _add_plan_verbs(add: Callable[..., argparse.ArgumentParser]) -> None:
                        help="apply outside the maintenance windows and before not_before (recorded)")
     apply.add_argument("--format", choices=FORMATS_STATUS, default="text")
 
+
+def _add_revert(add: Adder) -> None:
     revert = add("revert", help="run rollback files", database=(*CONNECTION, *RUN),
                  example=("archon-plan revert --last 1 --dry-run",
                           "archon-plan revert 0.2.0/001_add_task_labels"))
@@ -131,6 +142,8 @@ def _add_plan_verbs(add: Callable[..., argparse.ArgumentParser]) -> None:
     revert.add_argument("--dry-run", action="store_true", help="print what would run; change nothing")
     revert.add_argument("--format", choices=FORMATS_STATUS, default="text")
 
+
+def _add_create(add: Adder) -> None:
     create = add("create", help="write the next migration and its rollback, and add it to the manifest",
                  example="archon-plan create add_user_email --release 0.3.0 --depends-on 002_create_tasks")
     create.add_argument("name", metavar="NAME", help="snake_case name, e.g. add_user_email")
@@ -139,6 +152,8 @@ def _add_plan_verbs(add: Callable[..., argparse.ArgumentParser]) -> None:
                         "--version, its older name, also means the release, not archon-plan's version")
     create.add_argument("--depends-on", action="append", default=[], metavar="NAME")
 
+
+def _add_init(add: Adder) -> None:
     init = add("init", help="write migrations.toml for an existing folder of SQL files",
                example="archon-plan init migrations --release 1.0.0")
     init.add_argument("folder", nargs="?", type=Path, default=Path("migrations"), metavar="DIR")
@@ -147,13 +162,14 @@ def _add_plan_verbs(add: Callable[..., argparse.ArgumentParser]) -> None:
                       "older name, also means the release, not archon-plan's version")
 
 
-def _add_history_verbs(add: Callable[..., argparse.ArgumentParser]) -> None:
-    """history and repair."""
+def _add_history(add: Adder) -> None:
     history = add("history", help="print the append-only event history of the database",
                   database=CONNECTION, example="archon-plan history --limit 20 --format json")
     history.add_argument("--format", choices=FORMATS_STATUS, default="text")
     history.add_argument("--limit", type=positive(int), metavar="N", help="only the last N events")
 
+
+def _add_repair(add: Adder) -> None:
     repair = add("repair", help="change the history on purpose, or resume a failed migration",
                  database=(*CONNECTION, *RUN),
                  example=("archon-plan repair --accept-checksum 0.1.0/002_create_tasks",
@@ -217,3 +233,6 @@ def _add_review_verbs(add: Callable[..., argparse.ArgumentParser]) -> argparse.A
     rehearse.add_argument("--setup", type=Path, metavar="FILE",
                           help="SQL run first on each scratch database: roles, schemas, extensions")
     return check
+
+
+_COMMON = (_add_show, _add_status, _add_apply, _add_revert, _add_create, _add_init, _add_history, _add_repair)
