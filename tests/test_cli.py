@@ -341,33 +341,26 @@ def test_status_and_apply_in_text_and_json(tmp_path: Path, database_url: str, db
     assert tracking_rows(db) == ALL_ROWS
 
 
-def test_status_loads_neither_the_executor_nor_the_sql_parser(tmp_path: Path, database_url: str) -> None:
-    """`status` runs in every deploy: it reads, so it imports no more than reading needs."""
-    manifest = project(tmp_path)
-    assert_ok(run(tmp_path, "apply", manifest=manifest, database_url=database_url))
-    unwanted = [f"archon_plan.{m}" for m in ("db.executor", "db.batch", "sql.parse", "db.lock", "db.repair",
-                                              "project.manifest", "review")]
-    unwanted += ["pglast", "pydantic", "networkx", "uuid", "difflib"]
-    code = ("import sys; from archon_plan.cli import main; "
-            "code = main(['--manifest', sys.argv[1], '--database-url', sys.argv[2], 'status']); "
-            f"print(code, sorted(set(sys.modules) & {set(unwanted)!r}))")
-    out = subprocess.run([sys.executable, "-c", code, str(manifest), database_url], cwd=tmp_path,
-                         env=clean_env(), capture_output=True, text=True, timeout=120, check=True)
-    assert out.stdout.splitlines()[-1] == "0 []"
+# What each verb of every deploy must not load: `status` only reads; a no-op `apply` has no
+# file to parse, so neither pglast nor the message builder; neither loads the other verbs.
+UNWANTED = {
+    "status": ["db.executor", "db.batch", "sql.parse", "db.lock", "db.repair", "project.manifest",
+               "review", "uuid", "difflib"],
+    "apply": ["db.batch", "sql.parse", "core.windows", "cli.fleet", "cli.drift", "cli.adopt",
+              "cli.dashboard", "review"],
+}
 
 
-def test_an_apply_with_nothing_to_do_loads_no_sql_parser_and_no_other_verb(
-    tmp_path: Path, database_url: str
+@pytest.mark.parametrize("verb", sorted(UNWANTED))
+def test_status_and_a_no_op_apply_load_only_what_they_need(
+    tmp_path: Path, database_url: str, verb: str
 ) -> None:
-    """The no-op apply of every deploy: no file to parse, so neither pglast nor the message
-    builder, and none of the other verbs' modules (cli/parser.py COMMON_VERBS)."""
     manifest = project(tmp_path)
     assert_ok(run(tmp_path, "apply", manifest=manifest, database_url=database_url))
-    unwanted = [f"archon_plan.{m}" for m in ("db.batch", "sql.parse", "core.windows", "cli.fleet",
-                                              "cli.drift", "cli.adopt", "cli.dashboard", "review")]
+    unwanted = [m if m in ("uuid", "difflib") else f"archon_plan.{m}" for m in UNWANTED[verb]]
     unwanted += ["pglast", "pydantic", "networkx"]
     code = ("import sys; from archon_plan.cli import main; "
-            "code = main(['--manifest', sys.argv[1], '--database-url', sys.argv[2], 'apply']); "
+            f"code = main(['--manifest', sys.argv[1], '--database-url', sys.argv[2], '{verb}']); "
             f"print(code, sorted(set(sys.modules) & {set(unwanted)!r}))")
     out = subprocess.run([sys.executable, "-c", code, str(manifest), database_url], cwd=tmp_path,
                          env=clean_env(), capture_output=True, text=True, timeout=120, check=True)
