@@ -218,3 +218,28 @@ def test_unreachable_server_is_one_line_without_the_password(capsys: pytest.Capt
     err = capsys.readouterr().err
     assert "cannot connect" in err and "s3cret" not in err
     assert err.strip().splitlines() == [err.strip()]
+
+
+def test_the_baselines_tables_are_the_tracker_s_own(database_url: str, other_database_url: str) -> None:
+    """The floors write the tables archon-plan writes (bench/loop.py, bench/fleet_setup.py keep
+    plain-SQL copies of tracker.ensure_table's DDL, as a floor must): the copies must not drift."""
+    import psycopg
+
+    from archon_plan.core.model import Settings
+    from archon_plan.db import tracker
+    from bench.fleet_setup import EVENTS_DDL
+    from bench.loop import TRACKING_DDL
+
+    columns = ("SELECT table_name, column_name, data_type, character_maximum_length, is_nullable, "
+               "column_default, is_identity FROM information_schema.columns WHERE table_schema = 'public' "
+               "AND table_name LIKE 'archon_migrations%' ORDER BY 1, ordinal_position")
+    indexes = "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY indexname"
+    found = []
+    for url, build in ((database_url, "ours"), (other_database_url, "copies")):
+        with psycopg.connect(url, autocommit=True) as conn:
+            if build == "ours":
+                tracker.ensure_table(conn, Settings())
+            else:
+                conn.execute(TRACKING_DDL + EVENTS_DDL)
+            found.append((conn.execute(columns).fetchall(), conn.execute(indexes).fetchall()))
+    assert found[0] == found[1]
