@@ -172,3 +172,35 @@ def test_status_reads_no_sql_file_and_apply_runs_what_it_vouched_for(
     capsys.readouterr()
     assert main([*base, "status", "--check"]) == 8
     assert "modified" in capsys.readouterr().out
+
+
+def test_a_folder_symlink_retargeted_to_hard_links_of_the_same_files_is_read_where_it_now_leads(
+    tmp_path: Path, settled: None
+) -> None:
+    """The stamps match (the same inodes), but the files now lie elsewhere: vouching for them
+    would keep their old paths, and reading them at their first use would refuse the run on
+    every attempt, since the entry keeps vouching. A release folder made with `cp -al` or
+    `rsync --link-dest` is such a folder."""
+    path = project(tmp_path)
+    real = tmp_path / "migrations"
+    v1, v2 = tmp_path / "v1", tmp_path / "v2"
+    real.rename(v1)
+    for source in sorted(v1.rglob("*")):
+        target = v2 / source.relative_to(v1)
+        if source.is_dir():
+            target.mkdir(parents=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(source, target)
+    real.symlink_to(v1)
+    loader.load_project(path, cache())
+    real.unlink()
+    real.symlink_to(v2)
+    for _ in range(2):  # "run the command again" must be advice that helps
+        hit = plancache.load(cache(), path)
+        if hit is None:  # a miss: the loader reads the files where they now are
+            loader.load_project(path, cache())
+            continue
+        for migration in hit[0].migrations:
+            assert migration.sql.text  # not RefusedError: changed while archon-plan ran
+            assert str(migration.sql.path).startswith(str(v2))

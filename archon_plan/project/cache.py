@@ -184,7 +184,7 @@ class _Reading:
         path = resolved or self.root + display
         if not path.startswith(self.root):
             raise ValueError(path)
-        if stamp is not None:
+        if stamp is not None and self._leads_to(display, path):
             try:
                 status = os.lstat(self.root + display)
             except OSError:
@@ -202,6 +202,14 @@ class _Reading:
             stored[:] = fresh
             self.restamped = True
         return sql
+
+
+    def _leads_to(self, display: str, path: str) -> bool:
+        """Whether root/display still leads to `path` through its folders (each resolved once
+        per load): the same inode reached elsewhere (a hard link, a bind mount) has the same
+        stamp, but its first use would find the path changed and refuse on every run."""
+        folder, name = os.path.split(os.path.join(self.root, display))
+        return os.path.join(files.real_folder(folder), name) == path
 
 
 def _reread(root: str, file: SqlFile) -> str:
