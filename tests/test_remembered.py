@@ -72,7 +72,7 @@ def test_a_kept_split_places_an_error_where_a_fresh_parse_would(
 
 
 @pytest.mark.parametrize("damage", [[[0, 10_000, "CreateStmt"]], [[0, 5]], "x", [[-1, 3, "CreateStmt"]],
-                                    [[0, 3, 7]]])
+                                    [[0, 3, 7]], [[0, 20, "CreateStmt"], [10, 5, "CommentStmt"]]])
 def test_a_damaged_kept_split_is_parsed_again(
     tmp_path: Path, database_url: str, db: Conn, plan_cache_folder: Path, damage: object
 ) -> None:

@@ -204,3 +204,30 @@ def test_a_folder_symlink_retargeted_to_hard_links_of_the_same_files_is_read_whe
         for migration in hit[0].migrations:
             assert migration.sql.text  # not RefusedError: changed while archon-plan ran
             assert str(migration.sql.path).startswith(str(v2))
+
+
+def test_a_cache_entry_wrong_about_a_file_refuses_once_then_is_read_afresh(
+    tmp_path: Path, settled: None, plan_cache_folder: Path
+) -> None:
+    """A stamp that matches but a stored checksum that does not (a hand-edited cache, a build
+    that normalises text differently) must not refuse on every run."""
+    import json
+
+    from archon_plan.core.sqlfile import checksum as md5
+
+    path = filled(tmp_path)
+    (entry,) = (plan_cache_folder / "archon-plan").glob("*[0-9a-f].json")
+    data = json.loads(entry.read_text())
+    for row in data["migrations"]:
+        for value in row:
+            if isinstance(value, list) and value and value[0] == FIRST:
+                value[2] = md5("something else")
+    entry.write_text(json.dumps(data))
+    hit = plancache.load(cache(), path)
+    assert hit is not None
+    with pytest.raises(RefusedError, match="changed while archon-plan ran"):
+        _ = hit[0].migrations[0].sql.text
+    assert not entry.exists()  # so the next run is a miss: every file read afresh
+    assert plancache.load(cache(), path) is None
+    loader.load_project(path, cache())
+    assert loaded(path)[0] == (FIRST, md5("CREATE TABLE a (id int);"))

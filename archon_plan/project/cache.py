@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from ..core.graph import MigrationGraph
 from ..core.model import Manifest, Migration, Settings
-from ..core.sqlfile import SqlFile, normalize_sql_text
+from ..core.sqlfile import SqlFile, checksum, normalize_sql_text
 from ..errors import RefusedError
 from . import files
 
@@ -69,7 +69,7 @@ def load(cache: Path, manifest_path: Path) -> tuple[Manifest, MigrationGraph] | 
         if data.get("key") != key or data["fields"] != list(_FIELDS):
             return None
         files.real_folder.cache_clear()  # folders are resolved once per load, never across loads
-        reading = _Reading(_root(manifest_path))
+        reading = _Reading(_root(manifest_path), entry)
         migrations = tuple(_migration(row, reading) for row in data["migrations"])
         settings = _values(Settings, data["settings"])
         requires = {m.key: tuple((str(v), str(s)) for v, s in deps)
@@ -171,9 +171,9 @@ def _migration(row: list[Any], reading: _Reading) -> Migration:
 class _Reading:
     """One load's SQL files: vouched for by their stamps, or read afresh and restamped."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, entry: Path) -> None:
         self.root = root
-        self.reader = functools.partial(_reread, root)
+        self.entry = entry
         self.restamped = False  # some stored file changed: the cache entry is rewritten
 
     def file(self, stored: list[Any]) -> SqlFile:
@@ -191,7 +191,7 @@ class _Reading:
                 status = None
             now = None if status is None else files.stamp(status)
             if now is not None and now == tuple(stamp):
-                return SqlFile(path, display, checksum=digest, reader=self.reader, stamp=now)
+                return SqlFile(path, display, checksum=digest, reader=self.reread, stamp=now)
         data, status = _read_resolved(self.root, display, path)
         text = normalize_sql_text(data)
         if not text.strip():
@@ -203,7 +203,6 @@ class _Reading:
             self.restamped = True
         return sql
 
-
     def _leads_to(self, display: str, path: str) -> bool:
         """Whether root/display still leads to `path` through its folders (each resolved once
         per load): the same inode reached elsewhere (a hard link, a bind mount) has the same
@@ -211,14 +210,24 @@ class _Reading:
         folder, name = os.path.split(os.path.join(self.root, display))
         return os.path.join(files.real_folder(folder), name) == path
 
+    def reread(self, file: SqlFile) -> str:
+        """The text of a file vouched for by its stamp, at its first use; SqlFile compares it
+        with the checksum it was vouched for with. One that no longer matches, or cannot be
+        read, drops the cache entry: were the entry wrong rather than the file, the next run
+        reads every file afresh instead of refusing again."""
+        try:
+            text = normalize_sql_text(_read_resolved(self.root, file.display, file.filename)[0])
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            self._forget()
+            raise RefusedError(f"{file.display} changed while archon-plan ran: {exc}",
+                               "run the command again") from None
+        if checksum(text) != file.checksum:
+            self._forget()
+        return text
 
-def _reread(root: str, file: SqlFile) -> str:
-    """The text of a file vouched for by its stamp, at its first use; SqlFile checks it."""
-    try:
-        return normalize_sql_text(_read_resolved(root, file.display, file.filename)[0])
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise RefusedError(f"{file.display} changed while archon-plan ran: {exc}",
-                           "run the command again") from None
+    def _forget(self) -> None:
+        with contextlib.suppress(OSError):
+            self.entry.unlink()
 
 
 def _read_resolved(root: str, display: str, path: str) -> tuple[bytes, os.stat_result]:

@@ -25,17 +25,19 @@ def spans(statements: Sequence[Statement]) -> list[list[Any]]:
 
 
 def statements(text: str, kept: object) -> tuple[Statement, ...] | None:
-    """The statements a kept split describes, or None when it is not one that fits the text
-    (a damaged cache file is a miss, as the plan cache's own are)."""
+    """The statements a kept split describes, or None when it is not one that fits the text:
+    spans in order, apart, within it (a damaged cache file is a miss, as the plan cache's
+    own are)."""
     if not isinstance(kept, list):
         return None
-    found = []
+    found, end = [], 0
     for span in kept:
         if not (isinstance(span, list) and len(span) == 3):
             return None
         offset, length, kind = span
         if not (type(offset) is int and type(length) is int and isinstance(kind, str)
-                and offset >= 0 and length > 0 and offset + length <= len(text)):
+                and offset >= end and length > 0 and offset + length <= len(text)):
             return None
-        found.append(Statement(text[offset:offset + length], offset, kind))
+        end = offset + length
+        found.append(Statement(text[offset:end], offset, kind))
     return tuple(found)
