@@ -5,7 +5,7 @@ PostgreSQL runs the statements of one simple-query message as one implicit trans
 all of them commit together or none does, in a single round trip. The message holds
 `SET LOCAL`-style timeouts (plus a check that the session is the one that took the migration
 lock), then the file's statements exactly as written, the statements that clean the
-session, the check that the session still holds the lock, then one statement that records
+session, the check that the session still holds the lock, then the statements that record
 the result.
 Values are bound client-side (psycopg's ClientCursor), since the simple protocol has no
 parameters; server error positions are mapped back to the file.
@@ -80,7 +80,7 @@ class Composer:
         self._backend_pid = backend_pid
         self._texts: dict[int, tuple[sql.Composable, str]] = {}  # by id: templates are cached
         # The same values give the same text: the lock check always, the setup per distinct
-        # timeouts. Binding costs about 20 us each, a tenth of a migration's own client time.
+        # timeouts; binding them again per migration was measurable (docs/performance.md).
         self._constant: dict[tuple[object, ...], str] = {}
 
     def bind(self, template: sql.Composable, values: Mapping[str, object]) -> str:

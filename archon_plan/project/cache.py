@@ -6,7 +6,7 @@ imports alone: docs/performance.md). The cache holds the structure only: it is k
 manifest's bytes and the tool's version. Each SQL file's checksum is kept with the file's
 stamp (mode, device, inode, size, modification and change times, as git's index keeps them):
 a file whose stamp is unchanged is not read again until its text is needed, and is then
-refused if its checksum differs (core/model.py SqlFile); any other file is read and hashed
+refused if its checksum differs (core/sqlfile.py SqlFile); any other file is read and hashed
 on each run, so a changed file is always seen. It lives in the user's cache folder, never
 in the project, so a file committed to a repository cannot feed it. JSON, not pickle:
 reading it never runs code. Any doubt (missing, unreadable, stale) is a miss.
