@@ -50,9 +50,9 @@ def prepare(plan: Plan, kept: Kept | None = None) -> list[Prepared]:
     prepared = []
     for step in plan.steps:
         transactional, rollback = step.migration.transactional, step.direction is Direction.REVERT
-        key = remembered.key(step.sql, transactional, rollback)
-        keeps = kept is not None and transactional  # a non-transactional run reads parse trees
-        known = remembered.statements(step.sql.text, kept.get(key)) if kept is not None and keeps else None
+        memo = kept if transactional else None  # a non-transactional run reads parse trees
+        key = remembered.key(step.sql, transactional, rollback) if memo is not None else ""
+        known = remembered.statements(step.sql.text, memo.get(key)) if memo is not None else None
         if known is not None:
             prepared.append(Prepared(step, known))
             continue
@@ -60,8 +60,8 @@ def prepare(plan: Plan, kept: Kept | None = None) -> list[Prepared]:
         problems.extend(found)
         if not found:
             prepared.append(Prepared(step, parse.runnable_statements(step.sql)))
-            if kept is not None and keeps:
-                kept[key] = remembered.spans(prepared[-1].statements)
+            if memo is not None:
+                memo[key] = remembered.spans(prepared[-1].statements)
     if problems:
         raise ManifestError(problems)
     return prepared
